@@ -1,0 +1,111 @@
+r"""Fixed-point solve of the single-index DEQ and its implicit-function gradient.
+
+For an input with pre-activation a = θ₁ᵀx the output y solves
+
+    F(y) := y − σ(a + θ₂ y) = 0.                                             (paper eq. 10)
+
+While L|θ₂| < 1, F′(y) = 1 − θ₂σ′(ω) ≥ 1 − L|θ₂| > 0, so F is strictly increasing
+and the root is unique; by (13) it lies in the bracket |y| ≤ B,
+
+    B = (|σ(0)| + L|a|) / (1 − L|θ₂|).
+
+Solve: a safeguarded Newton iteration, vectorised over samples in one
+``lax.while_loop``.  Each iteration shrinks the bracket with the sign of F (F is
+increasing), takes the Newton step y − F/F′, and falls back to bisection of the
+bracket when the Newton step leaves it (Numerical Recipes' ``rtsafe``).  It converges
+quadratically near the root (5–8 iterations at float64 precision on the paper's
+problems) and can never leave the bracket, so it cannot diverge.  A sample whose
+residual is still above tolerance after the budget, or any sample of a
+non-contractive θ (L|θ₂| ≥ 1), is returned as NaN: non-convergence is reported, never
+a plausible-looking number.
+
+Why not ``optimistix.Newton`` (the first implementation): it needs a separate
+bracketed fallback for the samples it fails on, and a per-sample ``lineax`` solve for
+a scalar equation.  Measured side by side on the sigmoid flow (64 nodes, Kvaerno5,
+rtol 1e-8, 2 cores): first call 6.2 s here vs 7.8 s, a 100-member batch 1.19 s vs
+1.23 s warm, identical results.  The loop below is the Newton-with-bracketed-fallback
+in one piece.
+
+Gradient (implicit function theorem, paper eq. 1 and the display after (14)):
+
+    ∇_θ y = σ′(ω) / (1 − θ₂σ′(ω)) · (x, y),     ω = a + θ₂y,
+
+implemented as the ``custom_jvp`` of the solve, so ``jax.grad``/``jacfwd`` of any
+function of y are exact and never differentiate through solver iterations.
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from .activations import Activation
+
+__all__ = ["solve_equilibrium", "residual", "MAX_ITERATIONS"]
+
+MAX_ITERATIONS = 100
+
+
+def residual(activation: Activation, a, theta2, y):
+    """F(y) = y − σ(a + θ₂y)."""
+    return y - activation.fn(a + theta2 * y)
+
+
+def _bracket(activation: Activation, a, theta2):
+    L = activation.lipschitz
+    contraction = 1.0 - L * jnp.abs(theta2)
+    s0 = jnp.abs(activation.fn(jnp.zeros((), a.dtype)))
+    B = (s0 + L * jnp.abs(a)) / jnp.where(contraction > 0, contraction, 1.0)
+    B = B * (1.0 + 1e-12) + 1e-300
+    return -B, B, contraction > 0
+
+
+def _tolerance(y):
+    return 1e-10 * (1.0 + jnp.abs(y))
+
+
+def _safeguarded_newton(activation, a, theta2, lo, hi):
+    eps = jnp.finfo(a.dtype).eps
+
+    def cond(state):
+        it, y, lo, hi, done = state
+        return (it < MAX_ITERATIONS) & jnp.any(~done)
+
+    def body(state):
+        it, y, lo, hi, done = state
+        w = a + theta2 * y
+        F = y - activation.fn(w)
+        dF = 1.0 - theta2 * activation.deriv(w)
+        hi = jnp.where(F > 0, y, hi)
+        lo = jnp.where(F <= 0, y, lo)
+        newton = y - F / dF
+        outside = ~((newton >= lo) & (newton <= hi))  # also catches NaN
+        y_new = jnp.where(F == 0, y, jnp.where(outside, 0.5 * (lo + hi), newton))
+        small = (jnp.abs(y_new - y) <= 4 * eps * (1.0 + jnp.abs(y))) | (F == 0) \
+            | (hi - lo <= 4 * eps * (1.0 + jnp.abs(y)))
+        return it + 1, jnp.where(done, y, y_new), lo, hi, done | small
+
+    y0 = jnp.clip(activation.fn(a), lo, hi)
+    done0 = jnp.zeros(a.shape, bool)
+    return jax.lax.while_loop(cond, body, (jnp.asarray(0), y0, lo, hi, done0))[1]
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def solve_equilibrium(activation: Activation, a, theta2):
+    """y with y = σ(a + θ₂y) for each entry of ``a`` (1-D); NaN where not solved."""
+    a = jnp.asarray(a)
+    theta2 = jnp.asarray(theta2, a.dtype)
+    lo, hi, contractive = _bracket(activation, a, theta2)
+    y = _safeguarded_newton(activation, a, theta2, lo, hi)
+    good = contractive & jnp.isfinite(y) & (
+        jnp.abs(residual(activation, a, theta2, y)) <= _tolerance(y))
+    return jnp.where(good, y, jnp.nan)
+@solve_equilibrium.defjvp
+def _solve_equilibrium_jvp(activation, primals, tangents):
+    a, theta2 = primals
+    da, dtheta2 = tangents
+    y = solve_equilibrium(activation, a, theta2)
+    s = activation.deriv(a + theta2 * y)
+    k = s / (1.0 - theta2 * s)
+    return y, k * (da + y * dtheta2)
