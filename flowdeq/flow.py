@@ -89,8 +89,9 @@ def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max
         room = jnp.log(cap) - jnp.log(size + 1e-300)
         return jnp.where(jnp.isfinite(room), room, -1.0)
 
+    # each event fires when its function crosses zero downwards (room → none left)
     event = diffrax.Event({"singular": singular, "converged": converged, "diverged": diverged},
-                          root_finder=_EVENT_ROOT)
+                          root_finder=_EVENT_ROOT, direction=False)
     controller = diffrax.PIDController(rtol=rtol, atol=atol)
 
     def one(y0):
@@ -180,6 +181,11 @@ def gradient_flow(problem: Problem, theta0, t1, *, t0: float = 0.0, solver="kvae
     batch = theta.ndim == 2
     theta = np.atleast_2d(theta)
     slv, sname = _solver(solver)
+    start = np.maximum(np.abs(np.asarray(jax.vmap(problem.risk)(jnp.asarray(theta)))),
+                       np.linalg.norm(theta, axis=1))
+    if np.any(start >= divergence_cap):
+        raise ValueError(f"divergence_cap = {divergence_cap:g} is not above the start's R or ‖θ‖ "
+                         f"({float(np.max(start)):.4g}): raise divergence_cap.")
 
     wall = time.perf_counter()
     out = _solve(problem, jnp.asarray(theta), jnp.asarray(ts), jnp.asarray(rtol),

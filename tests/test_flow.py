@@ -1,0 +1,146 @@
+"""gradient_flow against SciPy Radau (rtol 1e-12), the conservation law, and its events."""
+import numpy as np
+import pytest
+
+import flowdeq as fd
+from flowdeq.flow import gradient_flow
+
+from conftest import scipy_flow
+
+TIGHT = dict(rtol=1e-12, atol=1e-14, converged_tol=0.0)
+
+
+def test_linear_anisotropic_matches_radau(linear_aniso):
+    ts = np.linspace(0, 5, 26)
+    th0 = [0.1, 0.4, 0.5]
+    ref = scipy_flow(linear_aniso, th0, 5.0, t_eval=ts)
+    tr = gradient_flow(linear_aniso, th0, 5.0, ts=ts, **TIGHT)
+    assert tr.outcome == "max_time"
+    np.testing.assert_allclose(tr.t, ts)
+    assert np.max(np.abs(tr.theta - ref.y.T)) < 1e-7
+
+
+def test_linear_other_side_matches_radau(linear_aniso):
+    ts = np.linspace(0, 3, 16)
+    th0 = [-0.5, 0.8, 1.6]   # θ₂(0) > 1: the flow stays above the hyperplane
+    ref = scipy_flow(linear_aniso, th0, 3.0, t_eval=ts)
+    tr = gradient_flow(linear_aniso, th0, 3.0, ts=ts, **TIGHT)
+    assert np.max(np.abs(tr.theta - ref.y.T)) < 1e-7
+    assert np.all(tr.theta[:, -1] > 1)
+
+
+def test_sigmoid_matches_radau(sigmoid_problem):
+    ts = np.linspace(0, 60, 13)
+    th0 = [0.1, 0.1]
+    ref = scipy_flow(sigmoid_problem, th0, 60.0, t_eval=ts)
+    tr = gradient_flow(sigmoid_problem, th0, 60.0, ts=ts, **TIGHT)
+    assert np.max(np.abs(tr.theta - ref.y.T)) < 1e-7
+
+
+@pytest.mark.parametrize("th0", [[0.1, 0.4, 0.5], [2.0, -1.0, -2.0], [-0.3, 0.2, 1.05]])
+def test_conserved_sphere(linear_aniso, th0):
+    """Thm 3.1: ‖θ₁‖² + (θ₂ − 1)² is constant along the flow."""
+    tr = gradient_flow(linear_aniso, th0, 20.0, rtol=1e-12, atol=1e-14)
+    w = np.sum(tr.theta[:, :-1] ** 2, axis=1) + (tr.theta[:, -1] - 1) ** 2
+    assert np.max(np.abs(w - w[0])) < 1e-8
+    assert np.all(np.diff(tr.risk) <= 1e-15)    # Lyapunov: R non-increasing
+
+
+def test_singular_event_time_matches_scipy(linear_1d):
+    """|1 − θ₂| = ε fires where SciPy's event finds it (flow heads to θ₂ = 0.772)."""
+    eps = 0.3
+    ev = lambda t, y: abs(1 - y[-1]) - eps
+    ev.terminal = True
+    ref = scipy_flow(linear_1d, [0.1, 0.5], 10.0, events=ev)
+    tr = gradient_flow(linear_1d, [0.1, 0.5], 10.0, singular_eps=eps, rtol=1e-12, atol=1e-14)
+    assert tr.outcome == "singular"
+    assert tr.event_time == pytest.approx(ref.t_events[0][0], abs=1e-6)
+    assert abs(1 - tr.theta[-1, -1]) == pytest.approx(eps, abs=1e-9)
+    # every saved point before the event is kept, none after it
+    assert np.all(tr.t[:-1] < tr.event_time) and tr.t[-1] == tr.event_time
+    assert len(tr.t) == 1 + np.sum(np.linspace(0, 10, 201) < tr.event_time)
+
+
+def test_converged_event_time_matches_scipy(linear_1d):
+    tol = 1e-6
+    import jax
+    g = jax.jit(lambda t: linear_1d.grad(t))
+    ev = lambda t, y: np.log(np.linalg.norm(np.asarray(g(y)))) - np.log(tol)
+    ev.terminal = True
+    ref = scipy_flow(linear_1d, [0.1, 0.5], 10.0, events=ev)
+    tr = gradient_flow(linear_1d, [0.1, 0.5], 10.0, converged_tol=tol, rtol=1e-12, atol=1e-14)
+    assert tr.outcome == "converged"
+    assert tr.event_time == pytest.approx(ref.t_events[0][0], abs=1e-6)
+    assert tr.grad_norm[-1] == pytest.approx(tol, rel=1e-6)
+
+
+def test_diverged_event_on_norm_cap(linear_1d):
+    """From (0.8, 0.5), R = 0.053 falls to 0 while ‖θ‖ grows from 0.943 towards 1.0228 (the
+    limit on the sphere): with a cap of 1.0 on max(R, ‖θ‖) the event fires when ‖θ‖ hits it."""
+    import jax
+    r = jax.jit(lambda t: linear_1d.risk(t))
+    ev = lambda t, y: np.log(1.0) - np.log(max(float(r(y)), np.linalg.norm(y)))
+    ev.terminal = True
+    ev.direction = -1
+    ref = scipy_flow(linear_1d, [0.8, 0.5], 10.0, events=ev)
+    tr = gradient_flow(linear_1d, [0.8, 0.5], 10.0, divergence_cap=1.0, rtol=1e-12, atol=1e-14,
+                       converged_tol=0.0)
+    assert tr.outcome == "diverged"
+    assert tr.event_time == pytest.approx(ref.t_events[0][0], abs=1e-6)
+    assert np.linalg.norm(tr.theta[-1]) == pytest.approx(1.0, rel=1e-9)
+
+
+def test_contraction_lost_event_matches_scipy():
+    """tanh DEQ from (0, 0.9): θ₂ climbs to 1/L = 1; the event fires at L|θ₂| = 1 − ε."""
+    p = fd.Problem(fd.SingleIndexDEQ("tanh", 1), fd.SingleIndexTarget([2.0], "tanh"),
+                   fd.Uniform(0, 1, 1, nodes=32))
+    eps = 1e-3
+    ev = lambda t, y: (1 - abs(y[-1])) - eps
+    ev.terminal = True
+    ref = scipy_flow(p, [0.0, 0.9], 5.0, events=ev)
+    tr = gradient_flow(p, [0.0, 0.9], 5.0, singular_eps=eps, rtol=1e-12, atol=1e-14)
+    assert tr.outcome == "singular"
+    assert tr.event_time == pytest.approx(ref.t_events[0][0], abs=1e-6)
+    assert np.all(np.isfinite(tr.risk))
+
+
+def test_batch_keeps_each_members_outcome(linear_1d):
+    th = np.array([[0.1, 0.5], [1.0, -1.0], [0.1, 0.5], [-0.5, 1.5]])
+    caps = gradient_flow(linear_1d, th, 10.0, singular_eps=0.3, rtol=1e-10, atol=1e-12)
+    # member 0 and 2 approach θ₂ = 0.772 > 0.7 -> singular; member 1: |1-θ₂| stays ≥ 0.3
+    assert list(caps.outcome) == ["singular", "converged", "singular", "converged"]
+    single = gradient_flow(linear_1d, th[1], 10.0, singular_eps=0.3, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(caps[1].theta, single.theta, atol=1e-12)
+    assert caps[0].event_time == caps[2].event_time
+
+
+def test_theorem_3_3_limit(linear_aniso):
+    """Corrected Thm 3.3 (errata E2): θ → (aξ, 1−a), a = sign(1−θ₂(0)) r₀/√(‖ξ‖²+1)."""
+    xi = np.array([2.0, -1.0])
+    for th0 in ([0.1, 0.4, 0.5], [0.3, 0.1, 1.4]):
+        tr = gradient_flow(linear_aniso, th0, 200.0, rtol=1e-11, atol=1e-13)
+        r0 = np.sqrt(np.sum(np.square(th0[:2])) + (th0[2] - 1) ** 2)
+        a = np.sign(1 - th0[2]) * r0 / np.sqrt(xi @ xi + 1)
+        np.testing.assert_allclose(tr.theta_final, np.r_[a * xi, 1 - a], atol=1e-8)
+
+
+@pytest.mark.parametrize("bad,match", [([0.1, 1.0], "θ₂ = 1"), ([np.nan, 0.2], "not finite"),
+                                       ([0.1, 0.2, 0.3], "shape")])
+def test_bad_theta0(linear_1d, bad, match):
+    with pytest.raises(ValueError, match=match):
+        gradient_flow(linear_1d, bad, 1.0)
+
+
+def test_bad_settings(linear_1d, sigmoid_problem):
+    with pytest.raises(ValueError, match="t1"):
+        gradient_flow(linear_1d, [0.1, 0.5], 0.0)
+    with pytest.raises(ValueError, match="rtol"):
+        gradient_flow(linear_1d, [0.1, 0.5], 1.0, rtol=-1)
+    with pytest.raises(ValueError, match="unknown solver"):
+        gradient_flow(linear_1d, [0.1, 0.5], 1.0, solver="euler42")
+    with pytest.raises(ValueError, match="not contractive"):
+        gradient_flow(sigmoid_problem, [0.1, 4.5], 1.0)
+    with pytest.raises(ValueError, match="divergence_cap"):
+        gradient_flow(linear_1d, [0.1, 0.5], 1.0, divergence_cap=0.5)   # R(θ₀) = 1.08
+    with pytest.raises(ValueError, match="member 1"):
+        gradient_flow(linear_1d, [[0.1, 0.5], [0.2, 1.0]], 1.0)
