@@ -238,3 +238,23 @@ def test_cli_theory(tmp_path, cfg, theorems):
             assert e["holds"] in (True,)
     assert (tmp_path / "theory.md").read_text().startswith("# Theorem checks")
     assert (tmp_path / "theory.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_theory_start_added_when_config_start_outside_ball(tmp_path):
+    from flowdeq.config import parse_config
+    raw = {"model": {"kind": "single-index", "activation": "sigmoid"},
+           "target": {"xi": [2.0], "activation": "sigmoid"},
+           "data": {"law": "uniform", "low": 0.0, "high": 1.0, "dim": 1, "nodes": 16},
+           "init": {"theta0": [0.0, 0.0]}, "flow": {"t1": 50.0},
+           "theory": {"delta1": 0.5, "delta2": 1.0, "alpha": 1.0}}
+    entries = check_theorems(parse_config(raw))
+    cfg_e = [e for e in entries if e.start == "config"]
+    th_e = [e for e in entries if e.start == "theory"]
+    assert cfg_e and th_e
+    assert not any(e.hypotheses_hold for e in cfg_e)          # ‖θ₀ − θ*‖ = 2 > min{δ₁‖ξ‖, δ₂}
+    corr = [e for e in th_e if e.form == "corrected"][0]
+    assert corr.hypotheses_hold and corr.holds
+    raw["theory"]["bogus"] = 1
+    with pytest.raises(ValueError, match="unknown key"):
+        check_theorems(parse_config(raw))
