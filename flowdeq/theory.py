@@ -29,7 +29,7 @@ Single-index DEQ (Sec. 3.2), θ* = (ξ, 0), r(t) = ‖θ(t) − θ*‖², consta
 * ρ = inf_θ λ_min E[(X̃, y_θ)(X̃, y_θ)ᵀ 1{‖X̃‖ ≤ α}] over the printed Θ = {‖θ₁‖ ≤ (1+δ₁)‖ξ‖,
   |θ₂| ≤ δ₂} (printed) or over the invariant ball ‖θ − θ*‖ ≤ ‖θ₀ − θ*‖ (E8).  Computed
   by :func:`rho_infimum`: a dense grid (d′ = 1: 61 × 61 tensor/polar grid; otherwise
-  4000 uniform samples plus boundary samples), then Nelder–Mead from the 5 best grid
+  4000 uniform samples plus boundary samples), then Nelder–Mead from the 3 best grid
   points on a projection onto the set; the minimiser is reported;
 * λ₂ = 4L²(L/(1 − Lδ₂))² sup_Θ E‖(X̃, y_θ)‖⁴ (same grid + refinement, maximised);
 * **Thm 3.8** printed r(t) ≤ r(0)e^{−λ₁t}, λ₁ = 2ργ²/(1 + Lδ₂), hypothesis
@@ -337,7 +337,7 @@ def _grid(kind, p, a, b, rng, n1=61, nrand=4000):
     return np.concatenate([c + u * r[:, None], c[None]])
 
 
-def _extremum(problem, mask, pts, proj, which, refine=5):
+def _extremum(problem, mask, pts, proj, which, refine=3):
     """min of λ_min (which=0) or max of E‖·‖⁴ (which=1) over pts, then Nelder–Mead refinement
     (projected onto the set) from the ``refine`` best points."""
     lam, m4 = (np.asarray(a) for a in _moments(problem, jnp.asarray(pts), mask))
@@ -353,7 +353,7 @@ def _extremum(problem, mask, pts, proj, which, refine=5):
 
     for i in order:
         res = minimize(f, pts[i], method="Nelder-Mead",
-                       options={"xatol": 1e-10, "fatol": 1e-16, "maxiter": 400})
+                       options={"xatol": 1e-10, "fatol": 1e-16, "maxiter": 300})
         if res.fun < best_v:
             best_v, best_x = float(res.fun), proj(res.x)
     return (best_v if which == 0 else -best_v), np.asarray(best_x)
@@ -364,7 +364,7 @@ def rho_infimum(problem, *, alpha: float, box=None, ball=None, seed: int = 0):
     printed Θ of Thm 3.8) or ``ball`` = (centre, radius) (errata E8).  Returns (ρ, minimiser).
 
     Method: dense grid (p = 2: 61×61 box or 61 radii × 121 angles; otherwise 4000 random
-    plus boundary samples), then projected Nelder–Mead from the 5 best grid points.
+    plus boundary samples), then projected Nelder–Mead from the 3 best grid points.
     """
     mask = jnp.asarray((np.linalg.norm(np.asarray(problem.X), axis=1) <= alpha).astype(float))
     p = problem.n_params
