@@ -34,6 +34,28 @@ from .targets import LinearTarget, SingleIndexTarget
 __all__ = ["Problem"]
 
 
+class _Untraced:
+    """Carries the data rule beside the arrays without keying compilation on it.
+
+    ``eqx.filter_jit`` treats non-array fields as static and compares them with ``==``.
+    Data rules that hold arrays (``Gaussian``, ``Empirical``, ``MonteCarlo``) compare by
+    identity, so each new rule object recompiled every jitted solve (5–10 s).  Jitted
+    code only reads the arrays (``X``, ``w``, ``f``, moments), which are leaves; the rule
+    itself is read outside jit (``describe``), so all wrappers compare equal.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        return isinstance(other, _Untraced)
+
+    def __hash__(self):
+        return 0
+
+
 class Problem(eqx.Module):
     """A model, a target and a data rule: everything the dynamics need.
 
@@ -44,7 +66,7 @@ class Problem(eqx.Module):
 
     model: LinearDEQ | SingleIndexDEQ
     target: LinearTarget | SingleIndexTarget
-    data: object = eqx.field(static=True)
+    _data: _Untraced = eqx.field(static=True)
     X: jnp.ndarray
     w: jnp.ndarray
     f: jnp.ndarray
@@ -67,7 +89,7 @@ class Problem(eqx.Module):
         if target.dim != model.dim:
             raise ValueError(f"target xi has length {target.dim} but the model has dim={model.dim}: "
                              "give ξ with one entry per input coordinate.")
-        self.model, self.target, self.data = model, target, data
+        self.model, self.target, self._data = model, target, _Untraced(data)
         xj = jnp.asarray(x)
         self.X = model.features(xj)
         self.w = jnp.asarray(w, dtype=float)
@@ -86,6 +108,11 @@ class Problem(eqx.Module):
         self.phi_star, self.risk_star = phi, rstar
 
     # ------------------------------------------------------------------ basics
+    @property
+    def data(self):
+        """The data rule (``Uniform``, ``Gaussian``, ``Empirical`` or ``MonteCarlo``)."""
+        return self._data.value
+
     @property
     def n_params(self) -> int:
         return self.model.n_params
