@@ -190,7 +190,8 @@ def phase_portrait(problem: Problem, xlim=(-3, 3), ylim=(-2, 3), n: int = 41, *,
             th0 = tr.theta[..., 0, :] if tr.is_batch else tr.theta[0]
             th0 = np.atleast_2d(th0)
             circles += list(np.sqrt(np.sum(th0[:, :-1] ** 2, 1) + (th0[:, -1] - 1) ** 2))
-    add_landmarks(ax, problem, circles or (), xlim, ylim)
+    circles = sorted(set(np.round(np.asarray(circles or (), float), 12).tolist()))
+    add_landmarks(ax, problem, circles, xlim, ylim)
     for k, tr in enumerate(flows):
         add_trajectory(ax, problem, tr, color="#0072B2", label="gradient flow" if k == 0 else None)
     for k, tr in enumerate(descents):
