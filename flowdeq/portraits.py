@@ -42,7 +42,8 @@ OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "
              "#CC79A7"]
 OUTCOME_COLORS = {"converged": "#009E73", "singular": "#D55E00", "crossed": "#D55E00",
                   "noncontractive": "#CC79A7", "diverged": "#E69F00", "max_time": "#56B4E9",
-                  "max_steps": "#56B4E9", "failed": "#000000", "ill-posed": "#BBBBBB"}
+                  "max_steps": "#56B4E9", "failed": "#000000", "ill-posed": "#BBBBBB",
+                  "reached": "#009E73", "other minimiser": "#0072B2", "stuck (R > 0)": "#F0E442"}
 OUTCOME_MARKERS = {"converged": "*", "singular": "X", "crossed": "X", "noncontractive": "P",
                    "diverged": "^", "max_time": "s", "max_steps": "s", "failed": "x"}
 
@@ -216,7 +217,7 @@ def outcome_map_figure(xs, ys, outcome, time=None, ax=None, xlabel="θ₁(0)", y
     """Image of a grid of outcomes (shape (ny, nx) labels) with shading by ``time``.
 
     Colour = outcome (Okabe–Ito); lightness = log event time within each outcome
-    (darker = later).  Returns ``(fig, ax)``.
+    (darker = later; members with no event get the full colour).  Returns ``(fig, ax)``.
     """
     outcome = np.asarray(outcome)
     if outcome.shape != (len(ys), len(xs)):
@@ -233,7 +234,8 @@ def outcome_map_figure(xs, ys, outcome, time=None, ax=None, xlabel="θ₁(0)", y
         lt = np.log10(np.where(np.isfinite(tt) & (tt > 0), tt, np.nan))
         if np.any(np.isfinite(lt)):
             lo, hi = np.nanmin(lt), np.nanmax(lt)
-            shade = np.nan_to_num((lt - lo) / (hi - lo + 1e-12), nan=0.0)
+            # no event (NaN) → full colour, like the latest events
+            shade = np.nan_to_num((lt - lo) / (hi - lo + 1e-12), nan=1.0)
     present = []
     for lab in np.unique(outcome):
         col = np.array(to_rgb(OUTCOME_COLORS.get(str(lab), "#999999")))
@@ -248,7 +250,7 @@ def outcome_map_figure(xs, ys, outcome, time=None, ax=None, xlabel="θ₁(0)", y
     ax.imshow(rgb, origin="lower", extent=ext, aspect="auto", interpolation="nearest", gid="outcome_map")
     handles = [Patch(color=OUTCOME_COLORS.get(p, "#999999"), label=p) for p in present]
     if time is not None:
-        handles.append(Patch(color="#FFFFFF", ec="k", label=f"pale = short {time_label}"))
+        handles.append(Patch(color="#FFFFFF", ec="k", label=f"pale = early {time_label}; full = late or none"))
     ax.legend(handles=handles, loc="best", fontsize=7, framealpha=0.9)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -42,7 +42,7 @@ __all__ = ["grid_starts", "sample_starts", "run_chunk", "run_sweep", "load_sweep
            "run_flow_grid", "cli_sweep", "margin_np", "SweepInterrupted"]
 
 FORMAT = "flowdeq-sweep/1"
-_FLOW_DEFAULTS = {"t1": 10.0, "rtol": 1e-8, "atol": 1e-10, "singular_eps": 1e-6,
+_FLOW_DEFAULTS = {"t1": 10.0, "solver": "kvaerno5", "rtol": 1e-8, "atol": 1e-10, "singular_eps": 1e-6,
                   "converged_tol": 1e-10, "divergence_cap": 1e10, "n_save": 201,
                   "max_steps": 100_000}
 _DESCENT_DEFAULTS = {"steps": 200, "singular_eps": 1e-6, "converged_tol": 1e-10,
@@ -110,7 +110,7 @@ def run_chunk(problem: Problem, kind: str, starts, step_sizes=None, settings=Non
     safe = np.where(ok[:, None], st, 0.0)  # θ = 0 is well-posed for both models
     c = len(st)
     if kind == "flow":
-        kw = {k: s[k] for k in ("rtol", "atol", "singular_eps", "converged_tol", "divergence_cap",
+        kw = {k: s[k] for k in ("solver", "rtol", "atol", "singular_eps", "converged_tol", "divergence_cap",
                                 "n_save", "max_steps") if k in s}
         tr = gradient_flow(problem, safe, float(s.get("t1", 10.0)), **kw)
         okm = ok
@@ -204,7 +204,7 @@ def run_sweep(problem: Problem, starts, out: str | None = None, *, kind: str = "
     starts : (N, p) θ₀ array (see :func:`grid_starts`, :func:`sample_starts`).
     out : directory for the manifest and chunk files; None keeps everything in memory.
     kind : "flow" or "descent"; ``step_sizes`` (m,) is required for "descent".
-    settings : flow keys (t1, rtol, atol, singular_eps, converged_tol, divergence_cap, n_save,
+    settings : flow keys (t1, solver, rtol, atol, singular_eps, converged_tol, divergence_cap, n_save,
         max_steps) or descent keys (steps, singular_eps, converged_tol, divergence_cap).
     chunk_size : starts per chunk (fixed shape → one compilation).
     resume : continue a directory holding the same sweep (identical spec hash).
@@ -345,7 +345,7 @@ def run_flow_grid(problem: Problem, xs, ys, t1, chunk_size: int = 64, **settings
 
 
 # ------------------------------------------------------------------ CLI verb
-_SWEEP_KEYS = {"kind", "theta1", "theta2", "sample", "step_sizes", "chunk_size", "t1", "steps",
+_SWEEP_KEYS = {"solver", "kind", "theta1", "theta2", "sample", "step_sizes", "chunk_size", "t1", "steps",
                "n_save", "rtol", "atol", "singular_eps", "converged_tol", "divergence_cap",
                "max_steps"}
 
