@@ -259,7 +259,7 @@ def outcome_map_figure(xs, ys, outcome, time=None, ax=None, xlabel="θ₁(0)", y
 
 
 # ---------------------------------------------------------------- CLI verb
-_PORTRAIT_KEYS = {"xlim", "ylim", "grid", "basin_grid", "t1", "density"}
+_PORTRAIT_KEYS = {"xlim", "ylim", "grid", "basin_grid", "t1", "density", "solver", "max_steps"}
 
 
 def cli_portrait(config_path, out):
@@ -285,7 +285,9 @@ def cli_portrait(config_path, out):
     t1 = float(pt.get("t1", cfg.flow.get("t1", 10.0)))
     flows, descents = [], []
     th0 = np.atleast_2d(cfg.theta0)
-    flows.append(gradient_flow(problem, th0, t1, rtol=1e-8, atol=1e-10, n_save=401))
+    solve = {"solver": pt.get("solver", cfg.flow.get("solver", "kvaerno5")),
+             "max_steps": int(pt.get("max_steps", cfg.flow.get("max_steps", 20_000)))}
+    flows.append(gradient_flow(problem, th0, t1, rtol=1e-8, atol=1e-10, n_save=401, **solve))
     if "step_size" in cfg.descent and "steps" in cfg.descent:
         descents.append(gradient_descent(problem, th0, cfg.descent["step_size"],
                                          int(cfg.descent["steps"])))
@@ -300,7 +302,7 @@ def cli_portrait(config_path, out):
     nb = int(pt.get("basin_grid", 24))
     xs = np.linspace(*xlim, nb)
     ys = np.linspace(*ylim, nb)
-    res = run_flow_grid(problem, xs, ys, t1)
+    res = run_flow_grid(problem, xs, ys, t1, **solve)
     fig, ax = outcome_map_figure(xs, ys, res["outcome"], res["event_time"],
                                  xlabel="θ₁(0)" if problem.n_params == 2 else "θ₁(0)ᵀξ/‖ξ‖",
                                  title=f"gradient-flow outcome map (t ≤ {t1:g})")

@@ -130,6 +130,16 @@ def crossing_map(an, ax=None, order=None):
     return fig, ax
 
 
+def _overlay_landmarks(ax, problem):
+    from .portraits import add_landmarks
+
+    old = list(ax.get_legend().legend_handles)
+    n0 = len(ax.lines)
+    add_landmarks(ax, problem, (), ax.get_xlim(), ax.get_ylim())
+    new = [ln for ln in ax.lines[n0:] if not (ln.get_label() or "_").startswith("_")]
+    ax.legend(handles=old + new, loc="best", fontsize=7, framealpha=0.9)
+
+
 def write_analysis(an, out, problem=None, prefix=""):
     """Write members.csv, analysis.json and the figures (PNG + PDF) into ``out``."""
     from .studies._common import save_fig, write_json
@@ -161,8 +171,10 @@ def write_analysis(an, out, problem=None, prefix=""):
             tag = "" if m == 1 else f"_eta{j}"
             what = "flow" if an["kind"] == "flow" else f"GD η = {res['step_sizes'][j]:g}"
             xl = "θ₁(0)" if res["starts"].shape[1] == 2 else "θ₁(0)ᵀξ/‖ξ‖"
-            fig, _ = outcome_map_figure(xs, ys, oc, ev, xlabel=xl, title=f"outcome map ({what})",
-                                        time_label="event time" if an["kind"] == "flow" else "event step")
+            fig, ax = outcome_map_figure(xs, ys, oc, ev, xlabel=xl, title=f"outcome map ({what})",
+                                         time_label="event time" if an["kind"] == "flow" else "event step")
+            if problem is not None:
+                _overlay_landmarks(ax, problem)
             files.append(save_fig(fig, out, f"{prefix}outcome_map{tag}"))
             fig, ax = plt.subplots(figsize=(6, 4.8), constrained_layout=True)
             im = ax.pcolormesh(xs, ys, np.log10(np.where(ev > 0, ev, np.nan)), cmap="viridis",

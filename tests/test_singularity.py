@@ -92,7 +92,7 @@ def test_write_analysis_files(problem, tmp_path):
     res = run_sweep(problem, st, None, kind="descent", step_sizes=[0.1, 1.5],
                     settings={"steps": 10}, progress=False)
     an = analyze_sweep(problem, res, grid=(xs, ys))
-    files = write_analysis(an, str(tmp_path))
+    files = write_analysis(an, str(tmp_path), problem=problem)
     names = {f.split("/")[-1] for f in files}
     assert {"closest_approach.png", "crossing_map.png", "outcome_map_eta0.png",
             "time_to_event_eta1.png"} <= names
