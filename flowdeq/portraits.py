@@ -194,7 +194,8 @@ def phase_portrait(problem: Problem, xlim=(-3, 3), ylim=(-2, 3), n: int = 41, *,
     circles = sorted(set(np.round(np.asarray(circles or (), float), 12).tolist()))
     add_landmarks(ax, problem, circles, xlim, ylim)
     for k, tr in enumerate(flows):
-        add_trajectory(ax, problem, tr, color="#0072B2", label="gradient flow" if k == 0 else None)
+        add_trajectory(ax, problem, tr, color="#0072B2", label="gradient flow" if k == 0 else None,
+                       zorder=4)  # on top of the GD iterates, which follow it closely
     for k, tr in enumerate(descents):
         add_trajectory(ax, problem, tr, color="#E69F00",
                        label="gradient descent" if k == 0 else None)
