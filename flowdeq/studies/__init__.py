@@ -1,0 +1,53 @@
+"""Studies: one module per study, each ``run(out, quick=False) -> dict`` writing figures
+(PNG + PDF), ``summary.md`` and ``summary.json`` into ``out``.
+
+``flowdeq study --list`` → :func:`cli_list`; ``flowdeq study NAME --out DIR [--quick]``
+→ :func:`cli_study`.
+"""
+from __future__ import annotations
+
+import importlib
+
+__all__ = ["STUDIES", "cli_list", "cli_study", "run_study"]
+
+# name → module (imported lazily so `--list` is instant)
+STUDIES = {
+    "paper": "paper",
+    "rank-deficient": "rank_deficient",
+    "basins": "basins",
+    "activations": "activations",
+    "empirical-vs-population": "empirical_vs_population",
+}
+
+
+def _module(name):
+    if name not in STUDIES:
+        raise ValueError(f"study {name!r} is unknown: use one of {sorted(STUDIES)} "
+                         "(see `flowdeq study --list`).")
+    return importlib.import_module(f".{STUDIES[name]}", __name__)
+
+
+def available():
+    out = {}
+    for name in STUDIES:
+        try:
+            out[name] = _module(name).DESCRIPTION
+        except ImportError:  # pragma: no cover - a study not written yet
+            pass
+    return out
+
+
+def cli_list():
+    for name, desc in available().items():
+        print(f"{name:26s} {desc}")
+    return list(available())
+
+
+def run_study(name: str, out: str, quick: bool = False) -> dict:
+    return _module(name).run(out, quick=bool(quick))
+
+
+def cli_study(name: str, out: str, quick: bool = False) -> dict:
+    summary = run_study(name, out, quick)
+    print(f"study {name}: wrote {out}/summary.md, summary.json and figures")
+    return summary
