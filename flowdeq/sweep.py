@@ -5,8 +5,10 @@ sample or an explicit list — and, for GD, step sizes η (m,).  The starts are 
 into fixed-size chunks (the last one padded, so every chunk has the same shape and the
 vmapped solve compiles once).  Each chunk is an independent task,
 :func:`run_chunk` (problem, kind, starts, step sizes, settings) → dict of per-member
-arrays, so an executor could run chunks elsewhere; here they run in order with a text
-progress bar on stderr.
+arrays, so an executor can run chunks elsewhere (:mod:`flowdeq.executors`): in this
+process, in order (the default), or one Dask task per chunk on a cluster
+(``executor="local:N"`` / ``"tcp://HOST:PORT"``).  Either way the chunks come back to
+this process and are written here as they arrive, with a text progress bar on stderr.
 
 On disk (``out``)::
 
@@ -196,7 +198,7 @@ def _progress(done, total, t0, stream):
 def run_sweep(problem: Problem, starts, out: str | None = None, *, kind: str = "flow",
               step_sizes=None, settings: dict | None = None, chunk_size: int = 64,
               resume: bool = False, max_chunks: int | None = None, callback=None,
-              save_paths: bool = False, progress=True) -> dict:
+              save_paths: bool = False, progress=True, executor=None) -> dict:
     r"""Run (or resume) a sweep; returns the merged per-member result dict.
 
     Parameters
@@ -211,6 +213,12 @@ def run_sweep(problem: Problem, starts, out: str | None = None, *, kind: str = "
     max_chunks : stop with :class:`SweepInterrupted` after computing this many new chunks.
     callback : ``callback(index, chunk_result)`` after each chunk is written (an exception
         from it stops the sweep; the chunk is already on disk).
+    executor : where the chunks run (see :mod:`flowdeq.executors`): None or "local" (this
+        process, in order — the default), "local:N" (a Dask ``LocalCluster`` of N workers on
+        127.0.0.1), "tcp://HOST:PORT" (an existing Dask scheduler), a ``distributed.Client``,
+        or an executor object.  Chunks are written here, by the caller, as they arrive (in
+        completion order on Dask), so ``resume`` works the same way; the executor is not part
+        of the spec, so a sweep may be resumed with another one.  Results do not depend on it.
     """
     if kind not in ("flow", "descent"):
         raise ValueError(f"kind is {kind!r}: use \"flow\" or \"descent\".")
@@ -260,34 +268,51 @@ def run_sweep(problem: Problem, starts, out: str | None = None, *, kind: str = "
             os.replace(man + ".tmp", man)
             np.save(os.path.join(out, "starts.npy"), starts)
     stream = sys.stderr if progress is True else (progress or None)
-    t0 = time.perf_counter()
-    new = 0
-    _progress(len(done), n_chunks, t0, stream)
-    for i in range(n_chunks):
-        if i in done:
-            continue
-        if max_chunks is not None and new >= max_chunks:
-            if stream is not None:
-                stream.write("\n")
-            raise SweepInterrupted(f"stopped after {new} new chunk(s) (max_chunks); resume to finish.")
+    todo = [i for i in range(n_chunks) if i not in done]
+    batch = todo if max_chunks is None else todo[: max(int(max_chunks), 0)]
+
+    def block_of(i):
         lo, hi = i * chunk_size, min((i + 1) * chunk_size, len(starts))
         block = np.zeros((chunk_size, starts.shape[1]))
         block[: hi - lo] = starts[lo:hi]
-        res = run_chunk(problem, kind, block, step_sizes, settings, save_paths)
-        res["start"] = np.arange(lo, lo + chunk_size)
-        res["pad"] = np.arange(lo, lo + chunk_size) >= hi
-        if kind == "descent":
-            res["start"] = np.tile(res["start"], len(step_sizes))
-            res["pad"] = np.tile(res["pad"], len(step_sizes))
-        if out is not None:
-            path = os.path.join(out, f"chunk_{i:05d}.npz")
-            np.savez(path + ".tmp.npz", **res)
-            os.replace(path + ".tmp.npz", path)
-        done[i] = res
-        new += 1
-        _progress(len(done), n_chunks, t0, stream)
-        if callback is not None:
-            callback(i, res)
+        return block
+
+    t0 = time.perf_counter()
+    _progress(len(done), n_chunks, t0, stream)
+    if batch:
+        from .executors import get_executor
+
+        ex, owned = get_executor(executor)
+        try:
+            results = ex.map_chunks(problem, kind, ((i, block_of(i)) for i in batch), step_sizes,
+                                    settings, save_paths)
+            try:
+                for i, res in results:
+                    if i in done:  # a chunk delivered twice (rescheduled task) is kept once
+                        continue
+                    lo, hi = i * chunk_size, min((i + 1) * chunk_size, len(starts))
+                    res["start"] = np.arange(lo, lo + chunk_size)
+                    res["pad"] = np.arange(lo, lo + chunk_size) >= hi
+                    if kind == "descent":
+                        res["start"] = np.tile(res["start"], len(step_sizes))
+                        res["pad"] = np.tile(res["pad"], len(step_sizes))
+                    if out is not None:
+                        path = os.path.join(out, f"chunk_{i:05d}.npz")
+                        np.savez(path + ".tmp.npz", **res)
+                        os.replace(path + ".tmp.npz", path)
+                    done[i] = res
+                    _progress(len(done), n_chunks, t0, stream)
+                    if callback is not None:
+                        callback(i, res)
+            finally:
+                results.close()  # cancels a remote executor's outstanding chunks
+        finally:
+            if owned:
+                ex.close()
+    if len(batch) < len(todo):
+        if stream is not None:
+            stream.write("\n")
+        raise SweepInterrupted(f"stopped after {len(batch)} new chunk(s) (max_chunks); resume to finish.")
     return _merge(done, n_chunks, kind, step_sizes, starts)
 
 
@@ -365,13 +390,26 @@ def starts_from_table(problem, sw, cfg_theta0=None):
 
 
 def cli_sweep(config_path, out, resume: bool = False, scheduler: str | None = None):
-    """``flowdeq sweep CONFIG --out DIR [--resume]``: sweep + singularity analysis files."""
+    """``flowdeq sweep CONFIG --out DIR [--resume] [--scheduler tcp://HOST:PORT | local:N]``:
+    sweep + singularity analysis files; with a scheduler the chunks run on Dask."""
+    if scheduler:
+        from .executors import get_executor
+
+        # fail fast (before building the problem) on a bad address or a missing extra
+        executor, _ = get_executor(scheduler)
+    else:
+        executor = None
+    try:
+        return _cli_sweep(config_path, out, resume, executor)
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+def _cli_sweep(config_path, out, resume, executor):
     from .config import load_config
     from .singularity import analyze_sweep, write_analysis
 
-    if scheduler:
-        raise ValueError("--scheduler needs the distributed extra (a later release): run without "
-                         "--scheduler to sweep locally.")
     cfg = load_config(config_path)
     sw = dict(cfg.extra.get("sweep", {}))
     unknown = set(sw) - _SWEEP_KEYS
@@ -391,7 +429,7 @@ def cli_sweep(config_path, out, resume: bool = False, scheduler: str | None = No
     else:
         raise ValueError(f"config [sweep] kind is {kind!r}: use \"flow\" or \"descent\".")
     res = run_sweep(cfg.problem, starts, out, kind=kind, step_sizes=etas, settings=settings,
-                    chunk_size=int(sw.get("chunk_size", 64)), resume=resume)
+                    chunk_size=int(sw.get("chunk_size", 64)), resume=resume, executor=executor)
     grid = None
     if "theta1" in sw:
         grid = (_axis("theta1", sw["theta1"]), _axis("theta2", sw["theta2"]))
