@@ -97,7 +97,8 @@ def test_bad_input(problem):
         run_sweep(problem, st, None, settings={"stepz": 3}, progress=False)
 
 
-def test_cli_sweep_refuses_scheduler(tmp_path):
+def test_cli_sweep_rejects_malformed_scheduler_address(tmp_path):
+    """A host without a port is refused before any connection (or Dask import) is tried."""
     from flowdeq.sweep import cli_sweep
 
     with pytest.raises(ValueError, match="distributed"):
