@@ -298,8 +298,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     args = ap.parse_args()
-    q = dict(repeats=5, cold_repeats=3, flow_repeats=3, sec42_prefix=100, n_sigmoid=1000,
-             n_linear=10_000, scipy_subset=20, acc_subset=5, tp_members=100, tp_steps=4000)
+    q = dict(repeats=3, cold_repeats=1, flow_repeats=1, sec42_prefix=100, n_sigmoid=1000,
+             n_linear=10_000, scipy_subset=5, acc_subset=3, tp_members=20, tp_steps=1000)
     if args.quick:
         q.update(repeats=2, cold_repeats=1, flow_repeats=1, sec42_prefix=5, n_sigmoid=50,
                  n_linear=200, scipy_subset=3, acc_subset=2, tp_members=10, tp_steps=500)
