@@ -95,35 +95,43 @@ def scipy_flow(P, theta0, t1, ts, kind, rtol, atol, eps, method="Radau"):
     return sol.y.T
 
 
+def _newton_count(X, th, y_start=None):
+    a = X @ th[:-1]
+    t2 = th[-1]
+    B = (0.5 + 0.25 * np.abs(a)) / (1 - 0.25 * abs(t2))
+    lo, hi = -B, B
+    y = np.clip(_sigmoid_np(a) if y_start is None else y_start, lo, hi)
+    done = np.zeros(a.shape, bool)
+    eps = np.finfo(float).eps
+    it = 0
+    while it < 100 and not done.all():
+        s = _sigmoid_np(a + t2 * y)
+        F = y - s
+        dF = 1 - t2 * s * (1 - s)
+        hi = np.where(F > 0, y, hi)
+        lo = np.where(F <= 0, y, lo)
+        nw = y - F / dF
+        out = ~((nw >= lo) & (nw <= hi))
+        yn = np.where(F == 0, y, np.where(out, 0.5 * (lo + hi), nw))
+        small = (np.abs(yn - y) <= 4 * eps * (1 + np.abs(y))) | (F == 0) \
+            | (hi - lo <= 4 * eps * (1 + np.abs(y)))
+        y = np.where(done, y, yn)
+        done |= small
+        it += 1
+    return it, y
+
+
 def mean_newton_iterations(P, traj, every=50):
-    X, f = np.asarray(P.X), np.asarray(P.f)
+    """Loop iterations per GD step as flowdeq's GD map runs them: Newton warm-started
+    from the previous step's equilibrium (the first step from σ(a))."""
+    X = np.asarray(P.X)[:, :]
     counts = []
     for m in range(traj.theta.shape[0]):
-        for th in traj.theta[m][::every]:
-            if not np.all(np.isfinite(th)):
+        th = traj.theta[m]
+        for k in range(1, len(th), every):
+            if not (np.all(np.isfinite(th[k])) and np.all(np.isfinite(th[k - 1]))):
                 continue
-            a = X @ th[:-1]
-            t2 = th[-1]
-            B = (0.5 + 0.25 * np.abs(a)) / (1 - 0.25 * abs(t2))
-            lo, hi = -B, B
-            y = np.clip(_sigmoid_np(a), lo, hi)
-            done = np.zeros(a.shape, bool)
-            eps = np.finfo(float).eps
-            it = 0
-            while it < 100 and not done.all():
-                wv = a + t2 * y
-                s = _sigmoid_np(wv)
-                F = y - s
-                dF = 1 - t2 * s * (1 - s)
-                hi = np.where(F > 0, y, hi)
-                lo = np.where(F <= 0, y, lo)
-                nw = y - F / dF
-                out = ~((nw >= lo) & (nw <= hi))
-                yn = np.where(F == 0, y, np.where(out, 0.5 * (lo + hi), nw))
-                small = (np.abs(yn - y) <= 4 * eps * (1 + np.abs(y))) | (F == 0) \
-                    | (hi - lo <= 4 * eps * (1 + np.abs(y)))
-                y = np.where(done, y, yn)
-                done |= small
-                it += 1
+            _, y_prev = _newton_count(X, th[k - 1])
+            it, _ = _newton_count(X, th[k], y_prev)
             counts.append(it)
     return float(np.mean(counts))

@@ -211,8 +211,8 @@ def bench_throughput(q, rows, notes, P, eta):
                  floor_time, warm / floor_time,
                  f"{rate:.3g} member-steps/s; {achieved / 1e9:.2f} GFLOP/s = "
                  f"{achieved / ew_rate:.0%} of elementwise floor", "within 5× of floor"))
-    notes.append(f"GD map: {newton_its:.2f} Newton iterations per sample per step (measured on "
-                 f"this trajectory), so ≈{flops_per_sample:.0f} flops + {exps_per_sample:.1f} exp "
+    notes.append(f"GD map: {newton_its:.2f} Newton-loop iterations per GD step (warm-started from "
+                 f"the previous step's y, as the core runs it; counted on this trajectory), so ≈{flops_per_sample:.0f} flops + {exps_per_sample:.1f} exp "
                  f"per sample, {flops_iter:.3g} per GD step.  Floor = elementwise sigmoid-Newton "
                  f"kernel (4M float64 elements × 10 updates, 12 ops each incl. one exp): "
                  f"{ew_rate / 1e9:.2f} GFLOP/s.  For reference a 2000² float64 matmul reaches "
