@@ -40,12 +40,15 @@ _CROSSED, _NONCONTRACTIVE, _DIVERGED, _CONVERGED, _MAX_STEPS = range(5)
 def _descend(problem: Problem, theta0, etas, steps, eps, gtol, cap):
     def one(theta0, eta):
         def body(state, _):
-            theta, alive, code, event, k, crossed = state
+            theta, alive, code, event, k, crossed, y = state
             if problem.is_linear:
                 noncontr = jnp.asarray(False)
             else:
                 noncontr = problem.margin(theta) <= eps
-            risk, grad = problem.risk_and_grad(theta)
+            if problem.is_linear:
+                risk, grad = problem.risk_and_grad(theta)
+            else:  # warm start: Newton from the previous step's equilibrium
+                risk, grad, y = problem._si_risk_grad_warm(theta, y)
             gnorm = jnp.linalg.norm(grad)
             nonfinite = ~jnp.isfinite(risk) | ~jnp.all(jnp.isfinite(grad)) \
                 | ~jnp.all(jnp.isfinite(theta))
@@ -65,10 +68,11 @@ def _descend(problem: Problem, theta0, etas, steps, eps, gtol, cap):
             nxt_crossed = jnp.sign(1.0 - nxt[-1]) != jnp.sign(1.0 - theta[-1])
             theta = jnp.where(alive, nxt, theta)
             crossed = alive & nxt_crossed & problem.is_linear
-            return (theta, alive, code, event, k + 1, crossed), record
+            return (theta, alive, code, event, k + 1, crossed, y), record
 
         init = (theta0, jnp.asarray(True), jnp.asarray(_MAX_STEPS), jnp.asarray(-1),
-                jnp.asarray(0), jnp.asarray(False))
+                jnp.asarray(0), jnp.asarray(False),
+                jnp.full(problem.X.shape[:1], jnp.nan))  # NaN: first solve starts from σ(a)
         final, (th, risk, gnorm, valid) = jax.lax.scan(body, init, None, length=steps + 1)
         return th, risk, gnorm, valid, final[2], final[3]
 

@@ -42,7 +42,7 @@ import jax.numpy as jnp
 
 from .activations import Activation
 
-__all__ = ["solve_equilibrium", "residual", "MAX_ITERATIONS"]
+__all__ = ["solve_equilibrium", "solve_equilibrium_from", "residual", "MAX_ITERATIONS"]
 
 MAX_ITERATIONS = 100
 
@@ -65,7 +65,7 @@ def _tolerance(y):
     return 1e-10 * (1.0 + jnp.abs(y))
 
 
-def _safeguarded_newton(activation, a, theta2, lo, hi):
+def _safeguarded_newton(activation, a, theta2, lo, hi, y0=None):
     eps = jnp.finfo(a.dtype).eps
 
     def cond(state):
@@ -86,21 +86,37 @@ def _safeguarded_newton(activation, a, theta2, lo, hi):
             | (hi - lo <= 4 * eps * (1.0 + jnp.abs(y)))
         return it + 1, jnp.where(done, y, y_new), lo, hi, done | small
 
-    y0 = jnp.clip(activation.fn(a), lo, hi)
+    start = activation.fn(a)
+    if y0 is not None:  # warm start; a non-finite guess falls back to σ(a)
+        start = jnp.where(jnp.isfinite(y0), y0, start)
+    y0 = jnp.clip(start, lo, hi)
     done0 = jnp.zeros(a.shape, bool)
     return jax.lax.while_loop(cond, body, (jnp.asarray(0), y0, lo, hi, done0))[1]
+
+
+def _solve(activation, a, theta2, y0):
+    a = jnp.asarray(a)
+    theta2 = jnp.asarray(theta2, a.dtype)
+    lo, hi, contractive = _bracket(activation, a, theta2)
+    y = _safeguarded_newton(activation, a, theta2, lo, hi, y0)
+    good = contractive & jnp.isfinite(y) & (
+        jnp.abs(residual(activation, a, theta2, y)) <= _tolerance(y))
+    return jnp.where(good, y, jnp.nan)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
 def solve_equilibrium(activation: Activation, a, theta2):
     """y with y = σ(a + θ₂y) for each entry of ``a`` (1-D); NaN where not solved."""
-    a = jnp.asarray(a)
-    theta2 = jnp.asarray(theta2, a.dtype)
-    lo, hi, contractive = _bracket(activation, a, theta2)
-    y = _safeguarded_newton(activation, a, theta2, lo, hi)
-    good = contractive & jnp.isfinite(y) & (
-        jnp.abs(residual(activation, a, theta2, y)) <= _tolerance(y))
-    return jnp.where(good, y, jnp.nan)
+    return _solve(activation, a, theta2, None)
+
+
+def solve_equilibrium_from(activation: Activation, a, theta2, y0):
+    """Like :func:`solve_equilibrium`, with Newton started from the guess ``y0`` (clipped
+    into the bracket; non-finite entries start from σ(a)).  Same certificate, so the
+    same root to rounding.  No derivative rule: for callers that form the IFT gradient
+    themselves (the GD map carries y from the previous step: θ moves by O(η‖∇R‖), so
+    the previous equilibrium is a close start)."""
+    return _solve(activation, a, theta2, jnp.asarray(y0))
 @solve_equilibrium.defjvp
 def _solve_equilibrium_jvp(activation, primals, tangents):
     a, theta2 = primals

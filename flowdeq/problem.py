@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .equilibrium import solve_equilibrium_from
 from .models import LinearDEQ, SingleIndexDEQ
 from .targets import LinearTarget, SingleIndexTarget
 
@@ -156,10 +157,18 @@ class Problem(eqx.Module):
         return self._si_risk_grad(theta)[1]
 
     def _si_risk_grad(self, theta):
+        y = self.model._features_output(theta, self.X)
+        return self._si_from_y(theta, y)
+
+    def _si_risk_grad_warm(self, theta, y0):
+        """(R, ∇R, y) with the equilibrium Newton started from ``y0`` (the GD map)."""
+        y = solve_equilibrium_from(self.model.activation, self.X @ theta[:-1], theta[-1], y0)
+        return self._si_from_y(theta, y) + (y,)
+
+    def _si_from_y(self, theta, y):
         t1, t2 = theta[:-1], theta[-1]
         act = self.model.activation
         a = self.X @ t1
-        y = self.model._features_output(theta, self.X)
         s = act.deriv(a + t2 * y)
         r = y - self.f
         k = 2.0 * self.w * r * s / (1.0 - t2 * s)
