@@ -102,7 +102,7 @@ def run(out: str, quick: bool = False) -> dict:
         th0[1, 1] -= 0.01
     ts = eta * np.arange(steps + 1)
     gd = gradient_descent(P, th0, eta, steps, converged_tol=0.0)
-    fl = gradient_flow(P, th0, ts[-1], ts=ts, rtol=1e-10, atol=1e-12, converged_tol=0.0)
+    fl = gradient_flow(P, th0, ts[-1], ts=ts, rtol=1e-12, atol=1e-14, converged_tol=0.0)
     xi = float(np.asarray(P.target.xi)[0])
     lin = []
     for k, (g, f) in enumerate(zip(gd.members(), fl.members())):
