@@ -56,6 +56,17 @@ class RunConfig:
     raw: dict = field(default_factory=dict)
     source: str | None = None
 
+    def table(self, name: str, keys) -> dict:
+        """The extra table ``[name]`` (empty if absent), refusing keys outside ``keys``."""
+        t = self.extra.get(name, {})
+        if not isinstance(t, dict):
+            raise ValueError(f"config [{name}] must be a table.")
+        unknown = set(t) - set(keys)
+        if unknown:
+            raise ValueError(f"config [{name}] has unknown key(s) {sorted(unknown)}: valid keys are "
+                             f"{sorted(keys)}.")
+        return dict(t)
+
 
 def _check_finite(obj, path="config"):
     if isinstance(obj, dict):

@@ -272,11 +272,7 @@ def cli_portrait(config_path, out):
     from .sweep import run_flow_grid
 
     cfg = load_config(config_path)
-    pt = dict(cfg.extra.get("portrait", {}))
-    unknown = set(pt) - _PORTRAIT_KEYS
-    if unknown:
-        raise ValueError(f"config [portrait] has unknown key(s) {sorted(unknown)}: valid keys are "
-                         f"{sorted(_PORTRAIT_KEYS)}.")
+    pt = cfg.table("portrait", _PORTRAIT_KEYS)
     problem = cfg.problem
     xin = _xi_norm(problem)
     default_y = (-1.5, 3.0) if problem.is_linear else (-0.95 / problem.model.lipschitz,

@@ -166,9 +166,9 @@ def _hash_arrays(*arrays):
 
 def sweep_spec(problem, kind, starts, step_sizes, settings, chunk_size, save_paths=False):
     """The JSON-able description of a sweep whose hash guards ``resume``."""
-    from .trajectory import _jsonable
+    from .trajectory import jsonable
 
-    return _jsonable({
+    return jsonable({
         "format": FORMAT, "kind": kind, "problem": problem.describe(),
         "problem_data_hash": _hash_arrays(problem.X, problem.w, problem.f),
         "starts_hash": _hash_arrays(starts), "n_starts": int(len(starts)),
@@ -411,11 +411,7 @@ def _cli_sweep(config_path, out, resume, executor):
     from .singularity import analyze_sweep, write_analysis
 
     cfg = load_config(config_path)
-    sw = dict(cfg.extra.get("sweep", {}))
-    unknown = set(sw) - _SWEEP_KEYS
-    if unknown:
-        raise ValueError(f"config [sweep] has unknown key(s) {sorted(unknown)}: valid keys are "
-                         f"{sorted(_SWEEP_KEYS)}.")
+    sw = cfg.table("sweep", _SWEEP_KEYS)
     kind = sw.get("kind", "flow")
     starts = starts_from_table(cfg.problem, sw, cfg.theta0)
     if kind == "flow":

@@ -97,8 +97,8 @@ class BoundCheck:
         return self.fitted_rate / self.bound_rate
 
     def to_dict(self) -> dict:
-        from .trajectory import _jsonable
-        return _jsonable({
+        from .trajectory import jsonable
+        return jsonable({
             "theorem": self.theorem, "form": self.form, "quantity": self.quantity,
             "hypotheses_hold": self.hypotheses_hold, "hypotheses": self.hypotheses,
             "holds": self.holds, "max_ratio": self.max_ratio, "fitted_rate": self.fitted_rate,
@@ -530,11 +530,7 @@ def check_theorems(cfg) -> list[BoundCheck]:
             gd = gradient_descent(problem, th0, float(eta), steps)
             out += thm36(problem, gd, float(eta))
         return out
-    th = cfg.extra.get("theory", {})
-    unknown = set(th) - {"delta1", "delta2", "alpha"}
-    if unknown:
-        raise ValueError(f"config [theory] has unknown key(s) {sorted(unknown)}: use delta1, "
-                         "delta2, alpha.")
+    th = cfg.table("theory", ("delta1", "delta2", "alpha"))
     starts = [("config", th0)]
     c0 = single_index_constants(problem, th0, **{k: th.get(k) for k in ("delta1", "delta2", "alpha")})
     if not (c0["dist0"] <= c0["radius_corrected"]):

@@ -27,21 +27,24 @@ FLOW_OUTCOMES = ("singular", "converged", "diverged", "max_time", "failed")
 DESCENT_OUTCOMES = ("crossed", "noncontractive", "diverged", "converged", "max_steps", "failed")
 
 
-def _jsonable(obj):
+def jsonable(obj, nonfinite=repr):
+    """``obj`` with NumPy types turned into JSON types; a non-finite float becomes
+    ``nonfinite(value)`` (default its repr, e.g. "inf", so settings round-trip)."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v, nonfinite) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v, nonfinite) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        return jsonable(obj.tolist(), nonfinite)
     if isinstance(obj, (np.floating, float)):
         v = float(obj)
-        return v if np.isfinite(v) else repr(v)
+        return v if np.isfinite(v) else nonfinite(v)
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (np.bool_,)):
         return bool(obj)
     return obj
+
 
 
 @dataclass
@@ -132,18 +135,18 @@ class Trajectory:
         """A JSON-able digest (used for ``summary.json``)."""
         if self.is_batch:
             return {"kind": self.kind, "members": len(self), "outcomes": self.outcome_counts(),
-                    "theta_final": _jsonable(self.theta_final),
-                    "risk_final": _jsonable(self.risk_final)}
+                    "theta_final": jsonable(self.theta_final),
+                    "risk_final": jsonable(self.risk_final)}
         out = {"kind": self.kind, "outcome": str(self.outcome),
-               "theta_final": _jsonable(self.theta_final), "risk_final": _jsonable(self.risk_final),
-               "grad_norm_final": _jsonable(float(self.grad_norm[-1])), "points": int(len(self.t))}
+               "theta_final": jsonable(self.theta_final), "risk_final": jsonable(self.risk_final),
+               "grad_norm_final": jsonable(float(self.grad_norm[-1])), "points": int(len(self.t))}
         if self.kind == "flow":
             out["event_time"] = None if not np.isfinite(self.event_time) else float(self.event_time)
             out["t_final"] = float(self.t[-1])
         else:
             out["event_step"] = None if int(self.event_step) < 0 else int(self.event_step)
             out["steps"] = int(self.t[-1])
-        out["stats"] = _jsonable(self.stats)
+        out["stats"] = jsonable(self.stats)
         return out
 
     # ----------------------------------------------------------------- I/O
@@ -161,8 +164,8 @@ class Trajectory:
         for k, v in self.params.items():
             arrays[f"params__{k}"] = np.asarray(v)
         meta = {"format": FORMAT, "kind": self.kind,
-                "outcome": _jsonable(np.asarray(self.outcome)) if self.is_batch else str(self.outcome),
-                "settings": _jsonable(self.settings),
+                "outcome": jsonable(np.asarray(self.outcome)) if self.is_batch else str(self.outcome),
+                "settings": jsonable(self.settings),
                 "stats_keys": list(self.stats), "params_keys": list(self.params)}
         arrays["meta"] = np.asarray(json.dumps(meta))
         np.savez(path, **arrays)
