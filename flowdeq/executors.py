@@ -39,7 +39,7 @@ def _chunk_task(problem_bytes, kind, block, step_sizes, settings, save_paths):
     """The function a Dask worker runs for one chunk.
 
     The problem travels pickled: importing flowdeq here (which turns float64 on) happens
-    before its arrays are rebuilt, so a worker never truncates them to float32.  The
+    before its arrays are rebuilt, so a worker never truncates them to single precision.  The
     unpickled problem is kept per process, and equal problems hit the same jit cache, so a
     worker compiles the vmapped solve once and reuses it for every chunk it runs.
     """
