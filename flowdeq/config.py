@@ -44,6 +44,10 @@ _KEYS = {
 }
 
 
+# [flow]/[descent] keys passed through as keywords (t1, step_size, steps are positional)
+_RUN_KEYWORDS = {"flow": _KEYS["flow"] - {"t1"}, "descent": _KEYS["descent"] - {"step_size", "steps"}}
+
+
 @dataclass
 class RunConfig:
     """A parsed configuration: the problem, the starting point(s) and run settings."""
@@ -55,6 +59,14 @@ class RunConfig:
     extra: dict = field(default_factory=dict)
     raw: dict = field(default_factory=dict)
     source: str | None = None
+
+    def flow_kwargs(self) -> dict:
+        """The ``[flow]`` settings that :func:`flowdeq.flow.gradient_flow` takes as keywords."""
+        return {k: v for k, v in self.flow.items() if k in _RUN_KEYWORDS["flow"]}
+
+    def descent_kwargs(self) -> dict:
+        """The ``[descent]`` settings that :func:`flowdeq.descent.gradient_descent` takes as keywords."""
+        return {k: v for k, v in self.descent.items() if k in _RUN_KEYWORDS["descent"]}
 
     def table(self, name: str, keys) -> dict:
         """The extra table ``[name]`` (empty if absent), refusing keys outside ``keys``."""

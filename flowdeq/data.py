@@ -41,8 +41,15 @@ def _check_nodes(nodes):
     return int(nodes)
 
 
+class _Law:
+    """A law that can be sampled; ``monte_carlo`` turns it into a seeded sample-mean rule."""
+
+    def monte_carlo(self, samples: int, seed: int = 0) -> "MonteCarlo":
+        return MonteCarlo(self, samples, seed)
+
+
 @dataclass(frozen=True)
-class Uniform:
+class Uniform(_Law):
     """X ~ Unif([low, high]^d); ``low``/``high`` scalars or length-d vectors."""
 
     low: float | tuple = 0.0
@@ -76,9 +83,6 @@ class Uniform:
         lo, hi = self.bounds
         return rng.uniform(lo, hi, size=(int(n), len(lo)))
 
-    def monte_carlo(self, samples: int, seed: int = 0) -> "MonteCarlo":
-        return MonteCarlo(self, samples, seed)
-
     def describe(self) -> dict:
         lo, hi = self.bounds
         return {"law": "uniform", "rule": "quadrature", "low": lo.tolist(), "high": hi.tolist(),
@@ -86,7 +90,7 @@ class Uniform:
 
 
 @dataclass(frozen=True, eq=False)
-class Gaussian:
+class Gaussian(_Law):
     """X ~ N(mean, cov); cov must be symmetric positive semi-definite."""
 
     mean: tuple | np.ndarray = (0.0,)
@@ -133,9 +137,6 @@ class Gaussian:
     def sample(self, n: int, rng: np.random.Generator):
         Z = rng.standard_normal((int(n), self._factor.shape[1]))
         return np.asarray(self.mean)[None, :] + Z @ self._factor.T
-
-    def monte_carlo(self, samples: int, seed: int = 0) -> "MonteCarlo":
-        return MonteCarlo(self, samples, seed)
 
     def describe(self) -> dict:
         return {"law": "gaussian", "rule": "quadrature", "mean": np.asarray(self.mean).tolist(),

@@ -18,10 +18,6 @@ from .flow import gradient_flow
 
 __all__ = ["flow_job", "descend_job", "write_summary"]
 
-_FLOW_KEYS = ("solver", "rtol", "atol", "singular_eps", "converged_tol", "divergence_cap",
-              "n_save", "max_steps")
-_DESCENT_KEYS = ("singular_eps", "converged_tol", "divergence_cap")
-
 
 def write_summary(out: str, summary: dict, name: str = "summary.json") -> str:
     os.makedirs(out, exist_ok=True)
@@ -54,7 +50,7 @@ def flow_job(cfg, out: str):
     cfg = _cfg(cfg)
     if "t1" not in cfg.flow:
         raise ValueError("config [flow] needs `t1` (the final time).")
-    kw = {k: cfg.flow[k] for k in _FLOW_KEYS if k in cfg.flow}
+    kw = cfg.flow_kwargs()
     wall = time.perf_counter()
     traj = gradient_flow(cfg.problem, cfg.theta0, cfg.flow["t1"], **kw)
     return _finish(traj, cfg, out, time.perf_counter() - wall, "gradient flow")
@@ -66,7 +62,7 @@ def descend_job(cfg, out: str):
     for key in ("step_size", "steps"):
         if key not in cfg.descent:
             raise ValueError(f"config [descent] needs `{key}`.")
-    kw = {k: cfg.descent[k] for k in _DESCENT_KEYS if k in cfg.descent}
+    kw = cfg.descent_kwargs()
     wall = time.perf_counter()
     traj = gradient_descent(cfg.problem, cfg.theta0, cfg.descent["step_size"],
                             int(cfg.descent["steps"]), **kw)

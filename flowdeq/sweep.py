@@ -57,10 +57,7 @@ class SweepInterrupted(RuntimeError):
 
 def margin_np(problem: Problem, theta) -> np.ndarray:
     """|1 − θ₂| (linear) or 1 − L|θ₂| (single-index), in NumPy, for θ (..., p)."""
-    t2 = np.asarray(theta, float)[..., -1]
-    if problem.is_linear:
-        return np.abs(1.0 - t2)
-    return 1.0 - float(problem.model.lipschitz) * np.abs(t2)
+    return np.asarray(problem.margin(np.asarray(theta, float)))
 
 
 def grid_starts(problem: Problem, theta1, theta2) -> np.ndarray:

@@ -498,12 +498,6 @@ def thm39(problem, traj, consts: dict, step_size: float | None = None) -> list[B
 
 
 # ================================================================= one-call / the CLI
-def _flow_kw(cfg):
-    keys = ("solver", "rtol", "atol", "singular_eps", "converged_tol", "divergence_cap",
-            "n_save", "max_steps")
-    return {k: cfg.flow[k] for k in keys if k in cfg.flow}
-
-
 def check_theorems(cfg) -> list[BoundCheck]:
     """Run the flow (and GD if ``[descent]`` is given) of a :class:`RunConfig` (one θ₀) and
     check the theorems that apply: linear → 3.3, 3.4, 3.6; single-index → 3.8, 3.9 (also from
@@ -519,7 +513,7 @@ def check_theorems(cfg) -> list[BoundCheck]:
         raise ValueError("config [flow] needs `t1` > 0 for `flowdeq theory`.")
     eta = cfg.descent.get("step_size")
     steps = int(cfg.descent.get("steps", 0))
-    kw = _flow_kw(cfg)
+    kw = cfg.flow_kwargs()
     kw.setdefault("rtol", 1e-11)
     kw.setdefault("atol", 1e-13)
     out: list[BoundCheck] = []

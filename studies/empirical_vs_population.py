@@ -1,17 +1,12 @@
 """Run the `empirical-vs-population` study (see docs/studies.md).
 
-    python studies/paper.py --out results/empirical-vs-population [--quick]
+    python studies/empirical_vs_population.py --out results/empirical-vs-population [--quick]
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from flowdeq.studies import cli_study  # noqa: E402
+from flowdeq.studies import script_main  # noqa: E402
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", default="results/empirical-vs-population")
-    ap.add_argument("--quick", action="store_true")
-    a = ap.parse_args()
-    cli_study("empirical-vs-population", a.out, quick=a.quick)
+    script_main("empirical-vs-population")

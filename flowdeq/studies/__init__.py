@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["STUDIES", "cli_list", "cli_study", "run_study"]
+__all__ = ["STUDIES", "cli_list", "cli_study", "run_study", "script_main"]
 
 # name → module (imported lazily so `--list` is instant)
 STUDIES = {
@@ -51,3 +51,14 @@ def cli_study(name: str, out: str, quick: bool = False) -> dict:
     summary = run_study(name, out, quick)
     print(f"study {name}: wrote {out}/summary.md, summary.json and figures")
     return summary
+
+
+def script_main(name: str, argv=None) -> dict:
+    """``python studies/<name>.py [--out DIR] [--quick]``: what each script in studies/ runs."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=f"Run the `{name}` study (see docs/studies.md).")
+    ap.add_argument("--out", default=f"results/{name}")
+    ap.add_argument("--quick", action="store_true", help="reduced size")
+    a = ap.parse_args(argv)
+    return cli_study(name, a.out, quick=a.quick)
