@@ -144,3 +144,18 @@ def test_bad_settings(linear_1d, sigmoid_problem):
         gradient_flow(linear_1d, [0.1, 0.5], 1.0, divergence_cap=0.5)   # R(θ₀) = 1.08
     with pytest.raises(ValueError, match="member 1"):
         gradient_flow(linear_1d, [[0.1, 0.5], [0.2, 1.0]], 1.0)
+
+
+@pytest.mark.parametrize("th0", [[0.06247061, 1.00090037], [-0.85203541, 0.99768196]])
+def test_start_next_to_the_hyperplane_reaches_its_limit(linear_1d, th0):
+    """|1 − θ₂(0)| ~ 1e-3: the field is ~1e6 and its Jacobian ~1e10 there.  The Kvaerno
+    stage solve once rejected every step at such starts (a residual test that cannot
+    pass at that scale), returning θ₀ with outcome ``failed``; the flow must instead
+    leave the hyperplane and go to the corrected Thm 3.3 limit, as SciPy's Radau does."""
+    tr = gradient_flow(linear_1d, th0, 20.0, max_steps=5000)
+    assert tr.outcome in ("converged", "max_time"), tr.stats["message"]
+    ref = scipy_flow(linear_1d, th0, 20.0, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(tr.theta_final, ref.y[:, -1], atol=1e-7)
+    r0 = np.hypot(th0[0], th0[1] - 1)
+    a = np.sign(1 - th0[1]) * r0 / np.sqrt(4 + 1)
+    np.testing.assert_allclose(tr.theta_final, [2 * a, 1 - a], atol=1e-7)
