@@ -159,3 +159,21 @@ def test_start_next_to_the_hyperplane_reaches_its_limit(linear_1d, th0):
     r0 = np.hypot(th0[0], th0[1] - 1)
     a = np.sign(1 - th0[1]) * r0 / np.sqrt(4 + 1)
     np.testing.assert_allclose(tr.theta_final, [2 * a, 1 - a], atol=1e-7)
+
+
+def test_chunked_batch_equals_one_batch_in_callers_order(linear_1d):
+    """A batch over ``chunk_size`` is reordered by margin, run in padded chunks and put
+    back: every member must come back where it was, with the same path and outcome."""
+    th = np.array([[0.1, 0.5], [1.0, -1.0], [0.3, 0.999], [-0.5, 1.5], [0.2, 1.002],
+                   [0.0, 0.2], [2.0, 3.0]])
+    kw = dict(singular_eps=1e-4, rtol=1e-10, atol=1e-12, n_save=11)
+    whole = gradient_flow(linear_1d, th, 5.0, **kw)
+    chunked = gradient_flow(linear_1d, th, 5.0, chunk_size=3, **kw)
+    assert list(chunked.outcome) == list(whole.outcome)
+    np.testing.assert_array_equal(chunked.valid, whole.valid)
+    np.testing.assert_allclose(np.where(whole.valid[..., None], chunked.theta, 0),
+                               np.where(whole.valid[..., None], whole.theta, 0), atol=1e-12)
+    np.testing.assert_allclose(chunked.theta[:, 0], th)
+    np.testing.assert_array_equal(chunked.stats["num_steps"], whole.stats["num_steps"])
+    with pytest.raises(ValueError, match="chunk_size"):
+        gradient_flow(linear_1d, th, 5.0, chunk_size=0)
