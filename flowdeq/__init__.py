@@ -2,8 +2,8 @@
 
 Importing flowdeq enables float64 in JAX (``jax_enable_x64``): the stiff flows and
 the conservation checks need it.  The analysis layers (theory, diagnostics, rates,
-portraits, sweeps, singularity analysis) are re-exported lazily, so ``import
-flowdeq`` does not pay for matplotlib until a figure is asked for.
+portraits, sweeps, singularity analysis) and ``gradient_flow`` are re-exported lazily,
+so ``import flowdeq`` pays for neither matplotlib nor diffrax until they are used.
 """
 import importlib as _importlib
 
@@ -15,7 +15,6 @@ from .activations import ACTIVATIONS, Activation, get_activation  # noqa: E402
 from .config import RunConfig, load_config  # noqa: E402
 from .data import Empirical, Gaussian, MonteCarlo, Uniform  # noqa: E402
 from .descent import gradient_descent  # noqa: E402
-from .flow import gradient_flow  # noqa: E402
 from .models import LinearDEQ, SingleIndexDEQ  # noqa: E402
 from .problem import Problem  # noqa: E402
 from .targets import LinearTarget, SingleIndexTarget  # noqa: E402
@@ -24,6 +23,7 @@ from .trajectory import Trajectory  # noqa: E402
 __version__ = "0.1.0"
 
 _LAZY = {
+    "gradient_flow": "flow",  # diffrax costs 0.3 s of import; GD-only scripts skip it
     "fit_rate": "rates", "RateFit": "rates", "compare_with_bound": "rates",
     "diagnose": "diagnostics",
     "check_theorems": "theory", "single_index_constants": "theory",

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._validate import nonneg, positive
 from .problem import Problem
 from .trajectory import DESCENT_OUTCOMES, Trajectory
 
@@ -99,16 +100,14 @@ def gradient_descent(problem: Problem, theta0, step_size, steps: int, *,
     Trajectory with ``kind="descent"``, ``t`` = step indices.  A batch has m·n members
     (η-major) with ``params["step_size"]`` and ``params["start"]`` (index of θ₀).
     """
-    from .flow import _nonneg, _positive
-
     eta = np.atleast_1d(np.asarray(step_size, dtype=float))
     if eta.ndim != 1 or eta.size == 0 or not np.all(np.isfinite(eta)) or np.any(eta <= 0):
         raise ValueError(f"step_size is {step_size!r}: give η > 0 (a number or a 1-D array).")
     if int(steps) != steps or steps < 0:
         raise ValueError(f"steps is {steps!r}: give a non-negative integer.")
-    singular_eps = _nonneg("singular_eps", singular_eps)
-    converged_tol = _nonneg("converged_tol", converged_tol)
-    divergence_cap = _positive("divergence_cap", divergence_cap)
+    singular_eps = nonneg("singular_eps", singular_eps)
+    converged_tol = nonneg("converged_tol", converged_tol)
+    divergence_cap = positive("divergence_cap", divergence_cap)
     theta = problem.check_theta(theta0, singular_eps)
     batch = theta.ndim == 2 or np.ndim(step_size) > 0
     theta = np.atleast_2d(theta)

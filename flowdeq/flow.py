@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
 
+from ._validate import nonneg, positive
 from .problem import Problem
 from .trajectory import FLOW_OUTCOMES, Trajectory
 
@@ -88,20 +89,6 @@ def _solver(spec, rtol):
         make = SOLVERS[spec.lower()]
         return (make(rtol) if spec.lower().startswith("kvaerno") else make()), spec.lower()
     raise ValueError(f"unknown solver {spec!r}: use one of {sorted(SOLVERS)} or a diffrax solver.")
-
-
-def _positive(name, value):
-    v = float(value)
-    if not np.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} is {value!r}: give a positive finite number.")
-    return v
-
-
-def _nonneg(name, value):
-    v = float(value)
-    if not np.isfinite(v) or v < 0:
-        raise ValueError(f"{name} is {value!r}: give a finite number ≥ 0.")
-    return v
 
 
 @eqx.filter_jit
@@ -199,10 +186,10 @@ def gradient_flow(problem: Problem, theta0, t1, *, t0: float = 0.0, solver="kvae
     ValueError for bad input: θ₀ non-finite, of the wrong shape, on (or within ε of)
     θ₂ = 1 (linear), or non-contractive (single-index); t1 ≤ t0; bad tolerances.
     """
-    rtol, atol = _positive("rtol", rtol), _positive("atol", atol)
-    singular_eps = _nonneg("singular_eps", singular_eps)
-    converged_tol = _nonneg("converged_tol", converged_tol)
-    divergence_cap = _positive("divergence_cap", divergence_cap)
+    rtol, atol = positive("rtol", rtol), positive("atol", atol)
+    singular_eps = nonneg("singular_eps", singular_eps)
+    converged_tol = nonneg("converged_tol", converged_tol)
+    divergence_cap = positive("divergence_cap", divergence_cap)
     t0 = float(t0)
     if not np.isfinite(t0):
         raise ValueError(f"t0 is {t0!r}: give a finite start time.")
