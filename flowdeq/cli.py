@@ -8,6 +8,9 @@
     flowdeq study NAME --out DIR [--quick]    a study from studies/ ; ``flowdeq study --list``
 
 Errors in the input (a ``ValueError`` from the library) print one line and exit 2.
+Compiled solves are kept in JAX's persistent cache (``~/.cache/flowdeq/jax``; see
+``flowdeq.cache``), so a second run skips most of the compile time; ``FLOWDEQ_NO_CACHE=1``
+turns that off.
 """
 from __future__ import annotations
 
@@ -48,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    from .cache import enable_compilation_cache
+
+    enable_compilation_cache()
     try:
         if args.verb in ("flow", "descend"):
             job = "flow_job" if args.verb == "flow" else "descend_job"

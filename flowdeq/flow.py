@@ -20,6 +20,8 @@ with ``throw=False`` and each member keeps its own outcome.
 """
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 
 import diffrax
@@ -91,6 +93,30 @@ def _solver(spec, rtol):
     raise ValueError(f"unknown solver {spec!r}: use one of {sorted(SOLVERS)} or a diffrax solver.")
 
 
+@contextlib.contextmanager
+def _cacheable_trace():
+    """Trace the solve with equinox's runtime checks compiled out.
+
+    The only runtime checks in the solve are diffrax's on ``SaveAt(ts)`` (increasing,
+    inside [t0, t1]); ``gradient_flow`` has checked the same in Python before the call,
+    and every other failure is returned (``throw=False``), not raised.  Compiled in, each
+    check is a host callback, and JAX never writes an executable that holds a callback
+    to its persistent compilation cache — so without this no flow was ever cached
+    (docs/performance.md).  Equinox reads its ``EQX_ON_ERROR`` setting while tracing; if
+    a future equinox moves it, this does nothing and the flow is merely not cached.
+    """
+    errs = sys.modules.get("equinox._errors")
+    if errs is None or not hasattr(errs, "EQX_ON_ERROR"):
+        yield
+        return
+    old = errs.EQX_ON_ERROR
+    errs.EQX_ON_ERROR = "off"
+    try:
+        yield
+    finally:
+        errs.EQX_ON_ERROR = old
+
+
 @eqx.filter_jit
 def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max_steps):
     t0, t1 = ts[0], ts[-1]
@@ -145,6 +171,21 @@ def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max
         return sol.ts, sol.ys, risk, gnorm, valid, code, maxed, stats
 
     return jax.vmap(one)(theta0)
+
+
+def _run_chunks(problem, theta, settings, chunk_size):
+    """``_solve`` over the batch, in margin-ordered chunks when it exceeds chunk_size."""
+    n = len(theta)
+    if n <= chunk_size:
+        return jax.tree_util.tree_map(np.array, _solve(problem, jnp.asarray(theta), *settings))
+    margin = np.asarray(jax.vmap(problem.margin)(jnp.asarray(theta)))
+    order = np.argsort(margin, kind="stable")
+    padded = theta[np.concatenate([order, np.full((-n) % chunk_size, order[-1])])]
+    parts = [_solve(problem, jnp.asarray(padded[i:i + chunk_size]), *settings)
+             for i in range(0, len(padded), chunk_size)]
+    inverse = np.empty(n, int)
+    inverse[order] = np.arange(n)
+    return jax.tree_util.tree_map(lambda *a: np.concatenate(a)[:n][inverse], *parts)
 
 
 def gradient_flow(problem: Problem, theta0, t1, *, t0: float = 0.0, solver="kvaerno5",
@@ -224,19 +265,8 @@ def gradient_flow(problem: Problem, theta0, t1, *, t0: float = 0.0, solver="kvae
     wall = time.perf_counter()
     settings_ = (jnp.asarray(ts), jnp.asarray(rtol), jnp.asarray(atol), jnp.asarray(singular_eps),
                  jnp.asarray(converged_tol), jnp.asarray(divergence_cap), slv, int(max_steps))
-    n = len(theta)
-    if n <= chunk_size:
-        out = _solve(problem, jnp.asarray(theta), *settings_)
-    else:
-        margin = np.asarray(jax.vmap(problem.margin)(jnp.asarray(theta)))
-        order = np.argsort(margin, kind="stable")
-        padded = theta[np.concatenate([order, np.full((-n) % chunk_size, order[-1])])]
-        parts = [_solve(problem, jnp.asarray(padded[i:i + chunk_size]), *settings_)
-                 for i in range(0, len(padded), chunk_size)]
-        inverse = np.empty(n, int)
-        inverse[order] = np.arange(n)
-        out = jax.tree_util.tree_map(lambda *a: np.concatenate(a)[:n][inverse], *parts)
-    out = jax.tree_util.tree_map(np.array, out)
+    with _cacheable_trace():
+        out = _run_chunks(problem, theta, settings_, chunk_size)
     wall = time.perf_counter() - wall
     t, th, risk, gnorm, valid, code, maxed, (nst, nacc, nrej) = out
 

@@ -1,10 +1,18 @@
-"""Shared test set-up: float64 (importing flowdeq enables it) and SciPy references."""
-import jax
-import numpy as np
-import pytest
-from scipy.integrate import solve_ivp
+"""Shared test set-up: float64 (importing flowdeq enables it) and SciPy references.
 
-import flowdeq as fd
+The suite runs with ``FLOWDEQ_NO_CACHE=1`` (inherited by subprocesses), so CLI tests do
+not write JAX's compilation cache into the home directory; tests/test_recompile.py
+checks the cache with a temporary directory of its own."""
+import os
+
+os.environ["FLOWDEQ_NO_CACHE"] = "1"
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from scipy.integrate import solve_ivp  # noqa: E402
+
+import flowdeq as fd  # noqa: E402
 
 
 def scipy_flow(problem, theta0, t1, t_eval=None, events=None, rtol=1e-12, atol=1e-14):

@@ -92,3 +92,55 @@ def test_new_step_count_is_seen(linear):
     with count_compiles() as seen:
         gradient_descent(linear, np.array([0.1, 0.2]), 0.1, 12)
     assert len(seen) >= 1
+
+
+def test_flow_executable_holds_no_host_callback(linear):
+    """JAX never writes an executable that holds a host callback to its persistent
+    cache, and diffrax's SaveAt(ts) checks compile to callbacks unless traced under
+    ``_cacheable_trace`` — which must therefore remove every one of them."""
+    import jax.numpy as jnp
+
+    from flowdeq import flow
+
+    slv, _ = flow._solver("kvaerno5", 1e-10)
+    args = (linear, jnp.zeros((1, 2)), jnp.linspace(0.0, 1.0, 5), *map(jnp.asarray, (
+        1e-10, 1e-12, 1e-6, 1e-10, 1e10)), slv, 1000)
+    with flow._cacheable_trace():
+        text = flow._solve.lower(*args).as_text()
+    assert "callback" not in text
+
+
+_CACHE_RUN = """
+import jax, numpy as np, flowdeq
+hits = []
+jax.monitoring.register_event_duration_secs_listener(
+    lambda e, d, **k: hits.append(e) if e.endswith("cache_retrieval_time_sec") else None)
+print(flowdeq.enable_compilation_cache())
+P = flowdeq.Problem(flowdeq.LinearDEQ(1), flowdeq.LinearTarget([2.0]), flowdeq.Uniform(0, 1, 1, nodes=8))
+tr = flowdeq.gradient_flow(P, [0.1, 0.5], 2.0, n_save=5)
+print(len(hits), tr.theta_final.tolist())
+"""
+
+
+@pytest.mark.slow
+def test_compilation_cache_written_then_used(tmp_path):
+    """enable_compilation_cache(): the first process writes the flow's executable, a
+    second one loads it and gets the same trajectory; FLOWDEQ_NO_CACHE=1 turns it off."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("FLOWDEQ_NO_CACHE",
+                                                            "JAX_COMPILATION_CACHE_DIR")}
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    run = lambda e: subprocess.run([sys.executable, "-c", _CACHE_RUN], env=e, check=True,  # noqa: E731
+                                   capture_output=True, text=True).stdout.split("\n")
+    first = run(env)
+    cache = tmp_path / "flowdeq" / "jax"
+    assert first[0] == str(cache)
+    assert any(p.name.startswith("jit__solve") for p in cache.iterdir())
+    second = run(env)
+    assert int(second[1].split()[0]) >= 1          # loaded from the cache
+    assert second[1].split(maxsplit=1)[1] == first[1].split(maxsplit=1)[1]
+    off = run(dict(env, FLOWDEQ_NO_CACHE="1"))
+    assert off[0] == "None" and int(off[1].split()[0]) == 0
