@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._validate import nonneg, positive
+from ._validate import device, nonneg, positive
 from .problem import Problem
 from .trajectory import DESCENT_OUTCOMES, Trajectory
 
@@ -113,9 +113,9 @@ def gradient_descent(problem: Problem, theta0, step_size, steps: int, *,
     theta = np.atleast_2d(theta)
 
     wall = time.perf_counter()
-    out = _descend(problem, jnp.asarray(theta), jnp.asarray(eta), int(steps),
-                   jnp.asarray(singular_eps), jnp.asarray(converged_tol),
-                   jnp.asarray(divergence_cap))
+    out = _descend(problem, device(theta), device(eta), int(steps),
+                   device(singular_eps), device(converged_tol),
+                   device(divergence_cap))
     th, risk, gnorm, valid, code, event = (np.array(a) for a in out)
     wall = time.perf_counter() - wall
     m, n = eta.size, theta.shape[0]

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
 
-from ._validate import nonneg, positive
+from ._validate import device, nonneg, positive
 from .problem import Problem
 from .trajectory import FLOW_OUTCOMES, Trajectory
 
@@ -179,11 +179,11 @@ def _run_chunks(problem, theta, settings, chunk_size):
     """``_solve`` over the batch, in margin-ordered chunks when it exceeds chunk_size."""
     n = len(theta)
     if n <= chunk_size:
-        return jax.tree_util.tree_map(np.array, _solve(problem, jnp.asarray(theta), *settings))
-    margin = np.asarray(jax.vmap(problem.margin)(jnp.asarray(theta)))
+        return jax.tree_util.tree_map(np.array, _solve(problem, device(theta), *settings))
+    margin = np.asarray(jax.vmap(problem.margin)(device(theta)))
     order = np.argsort(margin, kind="stable")
     padded = theta[np.concatenate([order, np.full((-n) % chunk_size, order[-1])])]
-    parts = [_solve(problem, jnp.asarray(padded[i:i + chunk_size]), *settings)
+    parts = [_solve(problem, device(padded[i:i + chunk_size]), *settings)
              for i in range(0, len(padded), chunk_size)]
     inverse = np.empty(n, int)
     inverse[order] = np.arange(n)
@@ -260,7 +260,7 @@ def gradient_flow(problem: Problem, theta0, t1, *, t0: float = 0.0, solver="kvae
     batch = theta.ndim == 2
     theta = np.atleast_2d(theta)
     slv, sname = _solver(solver, rtol)
-    start = np.maximum(np.abs(np.asarray(jax.vmap(problem.risk)(jnp.asarray(theta)))),
+    start = np.maximum(np.abs(np.asarray(jax.vmap(problem.risk)(device(theta)))),
                        np.linalg.norm(theta, axis=1))
     if np.any(start >= divergence_cap):
         raise ValueError(f"divergence_cap = {divergence_cap:g} is not above the start's R or ‖θ‖ "
@@ -271,8 +271,8 @@ def gradient_flow(problem: Problem, theta0, t1, *, t0: float = 0.0, solver="kvae
     chunk_size = int(chunk_size)
 
     wall = time.perf_counter()
-    settings_ = (jnp.asarray(ts), jnp.asarray(rtol), jnp.asarray(atol), jnp.asarray(singular_eps),
-                 jnp.asarray(converged_tol), jnp.asarray(divergence_cap), slv, int(max_steps))
+    settings_ = (device(ts), device(rtol), device(atol), device(singular_eps),
+                 device(converged_tol), device(divergence_cap), slv, int(max_steps))
     with _cacheable_trace():
         out = _run_chunks(problem, theta, settings_, chunk_size)
     wall = time.perf_counter() - wall

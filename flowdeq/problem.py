@@ -31,6 +31,7 @@ import numpy as np
 from .equilibrium import solve_equilibrium_from
 from .models import LinearDEQ, SingleIndexDEQ
 from .targets import LinearTarget, SingleIndexTarget
+from ._validate import device
 
 __all__ = ["Problem"]
 
@@ -101,16 +102,16 @@ class Problem(eqx.Module):
             raise ValueError(f"target xi has length {target.dim} but the model has dim={model.dim}: "
                              "give ξ with one entry per input coordinate.")
         self.model, self.target, self._data = model, target, _Untraced(data)
-        self.w = jnp.asarray(w, dtype=float)
-        self.X, self.f, self.sigma, self.b, self.c = _moments(model, target, jnp.asarray(x), self.w)
+        self.w = device(w)
+        self.X, self.f, self.sigma, self.b, self.c = _moments(model, target, device(x), self.w)
         if isinstance(target, LinearTarget):
-            phi = jnp.asarray(np.concatenate([np.asarray(target.xi), np.zeros(int(model.bias))]))
+            phi = device(np.concatenate([np.asarray(target.xi), np.zeros(int(model.bias))]))
             rstar = jnp.zeros(())
         else:
             b = np.asarray(self.b)
             phi = np.linalg.lstsq(np.asarray(self.sigma), b, rcond=1e-13)[0]
-            rstar = jnp.asarray(max(float(self.c) - float(phi @ b), 0.0))
-            phi = jnp.asarray(phi)
+            rstar = device(max(float(self.c) - float(phi @ b), 0.0))
+            phi = device(phi)
         self.phi_star, self.risk_star = phi, rstar
 
     # ------------------------------------------------------------------ basics

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .activations import Activation, get_activation
+from ._validate import device
 
 __all__ = ["LinearTarget", "SingleIndexTarget"]
 
@@ -20,7 +21,7 @@ def _as_xi(xi):
         raise ValueError(f"xi has shape {xi.shape}: give ξ as a non-empty vector of length d.")
     if not np.all(np.isfinite(xi)):
         raise ValueError(f"xi = {xi.tolist()} has non-finite entries: give finite numbers.")
-    return jnp.asarray(xi)
+    return device(xi)
 
 
 class LinearTarget(eqx.Module):

@@ -450,25 +450,32 @@ def _si_hyp(c, form):
     return base
 
 
+def _distance_to_minimiser(consts, t, th):
+    """r = ‖θ − (ξ, 0)‖² along the run and its fitted exponential rate (None if unfittable)."""
+    r = np.sum((th - np.asarray(consts["theta_star"])) ** 2, axis=1)
+    try:
+        return r, fit_rate(t, r).rate
+    except ValueError:
+        return r, None
+
+
+def _distance_check(thm, form, t, th, r, fitted, bound, hyp, rate, consts, kind):
+    cmp = compare_with_bound(t, r, bound, rtol=_RTOL, atol=1e-15 * max(r[0], 1e-300))
+    return BoundCheck(thm, form, "‖θ−(ξ,0)‖²", hyp, cmp["holds"], cmp["max_ratio"], fitted,
+                      rate, consts, errata="E6, E7, E8", theta0=th[0].tolist(), t=t,
+                      observed=r, bound=bound, kind=kind)
+
+
 def thm38(problem, traj, consts: dict) -> list[BoundCheck]:
     """Thm 3.8 along a flow: r(t) ≤ r(0)e^{−λ₁t}, λ₁ printed (2ργ²/(1+Lδ₂)) and corrected
     (4ρ_ballγ²/(1+Lδ₂); E6, E7, E8)."""
     t = np.asarray(traj.t)
     th = np.asarray(traj.theta)
-    r = np.sum((th - np.asarray(consts["theta_star"])) ** 2, axis=1)
-    try:
-        fr = fit_rate(t, r).rate
-    except ValueError:
-        fr = None
-    out = []
-    for form, lam, err in (("printed", consts["lambda1_printed"], "E6, E7, E8"),
-                           ("corrected", consts["lambda1_corrected"], "E6, E7, E8")):
-        b = r[0] * np.exp(-lam * t)
-        cmp = compare_with_bound(t, r, b, rtol=_RTOL, atol=1e-15 * max(r[0], 1e-300))
-        out.append(BoundCheck("3.8", form, "‖θ−(ξ,0)‖²", _si_hyp(consts, form), cmp["holds"],
-                              cmp["max_ratio"], fr, float(lam), dict(consts), errata=err,
-                              theta0=th[0].tolist(), t=t, observed=r, bound=b))
-    return out
+    r, fitted = _distance_to_minimiser(consts, t, th)
+    return [_distance_check("3.8", form, t, th, r, fitted, r[0] * np.exp(-lam * t),
+                            _si_hyp(consts, form), float(lam), dict(consts), "flow")
+            for form, lam in (("printed", consts["lambda1_printed"]),
+                              ("corrected", consts["lambda1_corrected"]))]
 
 
 def thm39(problem, traj, consts: dict, step_size: float | None = None) -> list[BoundCheck]:
@@ -477,23 +484,16 @@ def thm39(problem, traj, consts: dict, step_size: float | None = None) -> list[B
     s = np.asarray(traj.t, float)
     th = np.asarray(traj.theta)
     eta = float(step_size if step_size is not None else traj.params.get("step_size"))
-    r = np.sum((th - np.asarray(consts["theta_star"])) ** 2, axis=1)
-    try:
-        fr = fit_rate(s, r).rate
-    except ValueError:
-        fr = None
+    r, fitted = _distance_to_minimiser(consts, s, th)
     out = []
     for form, lam, emax in (("printed", consts["lambda1_printed"], consts["eta_max_printed"]),
                             ("corrected", consts["lambda1_corrected"], consts["eta_max_corrected"])):
         fac = 1 - eta * lam / 2
-        b = r[0] * np.power(max(fac, 0.0), s)
-        cmp = compare_with_bound(s, r, b, rtol=_RTOL, atol=1e-15 * max(r[0], 1e-300))
-        hyp = _si_hyp(consts, form)
-        hyp["eta_le_lambda1/(2lambda2)"] = bool(eta <= emax)
-        out.append(BoundCheck("3.9", form, "‖θ−(ξ,0)‖²", hyp, cmp["holds"], cmp["max_ratio"], fr,
-                              float(-np.log(fac)) if fac > 0 else np.inf,
-                              dict(consts, eta=eta, contraction=fac), errata="E6, E7, E8",
-                              theta0=th[0].tolist(), t=s, observed=r, bound=b, kind="descent"))
+        hyp = dict(_si_hyp(consts, form), **{"eta_le_lambda1/(2lambda2)": bool(eta <= emax)})
+        out.append(_distance_check("3.9", form, s, th, r, fitted,
+                                   r[0] * np.power(max(fac, 0.0), s), hyp,
+                                   float(-np.log(fac)) if fac > 0 else np.inf,
+                                   dict(consts, eta=eta, contraction=fac), "descent"))
     return out
 
 

@@ -231,23 +231,8 @@ def bench_throughput(q, rows, notes, P, eta):
     # Elementwise floor: the same op mix (one exp + 11 flops, a sigmoid-Newton update)
     # on a large array, so exp throughput and memory traffic are represented; a matmul
     # peak would overstate what a transcendental-bound map can reach.
-    N = 4_000_000
-    y = jnp.linspace(-1, 1, N)
-
-    @jax.jit
-    def kernel(y):
-        def body(_, y):
-            w = 0.3 * y + 0.7
-            s = 1.0 / (1.0 + jnp.exp(-w))
-            F = y - s
-            dF = 1.0 - 0.3 * s * (1.0 - s)
-            return y - F / dF
-        return jax.lax.fori_loop(0, 10, body, y)
-
-    kernel(y).block_until_ready()
-    tk, _ = median_time(lambda: kernel(y).block_until_ready(), q["repeats"])
-    ew_rate = 10 * N * 12 / tk  # flops/s counting exp as 1 op, 11 + 1 per element-iteration
-    one_core = _one_core_floor(q)
+    ew_rate = _floor_rate(q, pinned=False)  # flops/s, exp counted as 1 op (12 per update)
+    one_core = _floor_rate(q, pinned=True)
     a = jnp.ones((2000, 2000))
     mm = jax.jit(lambda a: a @ a)
     mm(a).block_until_ready()
@@ -292,12 +277,16 @@ print(10 * N * 12 / np.median(ts))
 '''
 
 
-def _one_core_floor(q):
-    """The elementwise floor kernel pinned to one core, as text (or why not measured)."""
+def _floor_rate(q, pinned):
+    """Flop rate of the elementwise floor kernel, measured in a fresh process (all cores,
+    or pinned to core 0 with ``taskset``); the pinned form returns text."""
+    cmd = [sys.executable, "-c", _FLOOR_CODE.replace("REPEATS", str(q["repeats"]))]
+    if not pinned:
+        r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        return float(r.stdout.split()[-1])
     try:
-        r = subprocess.run(["taskset", "-c", "0", sys.executable, "-c",
-                            _FLOOR_CODE.replace("REPEATS", str(q["repeats"]))],
-                           capture_output=True, text=True, check=True)
+        r = subprocess.run(["taskset", "-c", "0", *cmd], capture_output=True, text=True,
+                           check=True)
         return f"{float(r.stdout.split()[-1]) / 1e9:.2f} GFLOP/s"
     except (OSError, subprocess.CalledProcessError, ValueError, IndexError):
         return "(not measured: no `taskset`)"
