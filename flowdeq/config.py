@@ -9,7 +9,7 @@ Tables (all keys optional unless marked):
               rule = "quadrature" | "monte-carlo" | "samples"; nodes; samples; seed
 ``[init]``    theta0 = [...] or [[...], ...]; or mean, std, seed, count (θ₀ ~ N(mean, std²I))
 ``[flow]``    t1 (required for flow), solver, rtol, atol, singular_eps, converged_tol,
-              divergence_cap, n_save, max_steps, chunk_size
+              divergence_cap, n_save, max_steps, chunk_size, exact_saves
 ``[descent]`` step_size, steps (required for descent), singular_eps, converged_tol, divergence_cap
 
 Extra tables (e.g. ``[portrait]``, ``[sweep]``, ``[theory]``) are kept in
@@ -39,7 +39,7 @@ _KEYS = {
     "data": {"law", "low", "high", "dim", "mean", "cov", "path", "rule", "nodes", "samples", "seed"},
     "init": {"theta0", "mean", "std", "seed", "count"},
     "flow": {"t1", "solver", "rtol", "atol", "singular_eps", "converged_tol", "divergence_cap",
-             "n_save", "max_steps", "chunk_size"},
+             "n_save", "max_steps", "chunk_size", "exact_saves"},
     "descent": {"step_size", "steps", "singular_eps", "converged_tol", "divergence_cap"},
 }
 

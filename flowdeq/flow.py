@@ -93,6 +93,46 @@ def _solver(spec, rtol):
     raise ValueError(f"unknown solver {spec!r}: use one of {sorted(SOLVERS)} or a diffrax solver.")
 
 
+def _hermite_dense_output(solver) -> bool:
+    """Whether the solver's dense output is diffrax's cubic Hermite interpolant (Kvaerno)."""
+    interp = getattr(type(solver), "interpolation_cls", None)
+    return "ThirdOrderHermite" in getattr(interp, "__qualname__", "")
+
+
+class _StepToSaves(diffrax.ClipStepSizeController):
+    """Steps land on every save time; a step that would stop just short of one stretches
+    onto it.
+
+    Kvaerno's dense output is a cubic Hermite interpolant, an order below the method:
+    on the Sec. 4.2 sigmoid ensemble (rtol 1e-10, 21 save points over t = 400) the
+    interpolated points were off by up to 7e-9 while the step ends were within 4e-12 of
+    a DOP853 rtol 1e-13 reference.  Stepping to the save times (``step_ts``) removes
+    the interpolation: 1.3e-10 for 7 % more steps (docs/performance.md).
+
+    The stretch: the PID controller's proposal can end a few ULP short of a save time
+    (1.5999999999999999 for 1.6), and the 2-ULP step that follows made the Newton stage
+    solve fail; the rejected step cannot shrink below one ULP, so the solve rejected
+    until max_steps.  A step whose end is within 1 % of its own length below the next
+    save time is taken to that save time instead (the error control still judges it).
+    """
+
+    def _stretch(self, t0, t1):
+        ts = self.step_ts
+        s = ts[jnp.minimum(jnp.searchsorted(ts, t0, side="right"), ts.shape[0] - 1)]
+        near = (s > t1) & (s - t1 <= 0.01 * (t1 - t0))
+        return jnp.where(near, s, t1)
+
+    def init(self, terms, t0, t1, y0, dt0, args, func, error_order):
+        t1_, state = super().init(terms, t0, t1, y0, dt0, args, func, error_order)
+        return self._stretch(t0, t1_), state
+
+    def adapt_step_size(self, t0, t1, y0, y1_candidate, args, y_error, error_order,
+                        controller_state):
+        keep, next_t0, next_t1, jump, state, result = super().adapt_step_size(
+            t0, t1, y0, y1_candidate, args, y_error, error_order, controller_state)
+        return keep, next_t0, self._stretch(next_t0, next_t1), jump, state, result
+
+
 @contextlib.contextmanager
 def _cacheable_trace():
     """Trace the solve with equinox's runtime checks compiled out.
@@ -118,7 +158,8 @@ def _cacheable_trace():
 
 
 @eqx.filter_jit
-def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max_steps):
+def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max_steps,
+           exact_saves):
     t0, t1 = ts[0], ts[-1]
 
     def field(t, y, args):
@@ -141,6 +182,8 @@ def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max
     event = diffrax.Event({"singular": singular, "converged": converged, "diverged": diverged},
                           root_finder=_EVENT_ROOT, direction=False)
     controller = diffrax.PIDController(rtol=rtol, atol=atol)
+    if exact_saves:
+        controller = _StepToSaves(controller, step_ts=ts)
 
     def one(y0):
         sol = diffrax.diffeqsolve(
@@ -194,7 +237,7 @@ def gradient_flow(problem: Problem, theta0, t1, *, t0: float = 0.0, solver="kvae
                   rtol: float = 1e-10, atol: float = 1e-12, singular_eps: float = 1e-6,
                   converged_tol: float = 1e-10, divergence_cap: float = 1e10,
                   n_save: int = 201, ts=None, max_steps: int = 100_000,
-                  chunk_size: int = 1024) -> Trajectory:
+                  chunk_size: int = 1024, exact_saves: bool | None = None) -> Trajectory:
     r"""Integrate θ′ = −∇R(θ) from θ(t0) = θ₀ up to t1 or the first event.
 
     Parameters
@@ -206,10 +249,10 @@ def gradient_flow(problem: Problem, theta0, t1, *, t0: float = 0.0, solver="kvae
         or a diffrax solver instance.  Kvaerno5 is the default because the flow is stiff
         near θ₂ = 1 (linear) and near the contraction boundary (single-index); far from
         them an explicit solver can be the better choice: on 200 sigmoid flows of the
-        Sec. 4.2 problem at rtol 1e-10 (t1 = 400), Tsit5 was 2× faster and its error
-        against a DOP853 rtol 1e-13 reference was 1.4e-11 against 6.7e-9 for Kvaerno5;
-        Dopri8 was 3.7× faster at 9.6e-10.  Starts near θ₂ = 1 cost Tsit5 3–6× more
-        steps (studies/performance/RESULTS.md, docs/performance.md).
+        Sec. 4.2 problem at rtol 1e-10 (t1 = 400), Tsit5 was 2× faster, with an error
+        against a DOP853 rtol 1e-13 reference of 1.9e-11 (Kvaerno5: 1.3e-10 at the save
+        times, see ``exact_saves``).  Starts near θ₂ = 1 cost Tsit5 3–6× more steps
+        (studies/performance/RESULTS.md, docs/performance.md).
     rtol, atol : PID controller tolerances.
     singular_eps : ε of the ``singular`` event (see module docstring).
     converged_tol : the ``converged`` event fires when ‖∇R‖ falls to this (0 disables it).
@@ -224,6 +267,12 @@ def gradient_flow(problem: Problem, theta0, t1, *, t0: float = 0.0, solver="kvae
         so grouping them shortens every other chunk: a 10⁴-member linear batch ran 19.6 s
         as one, 5.3 s in chunks of 1024 (docs/performance.md).  Results come back in the
         caller's order and do not depend on the chunking.
+    exact_saves : make every save time a step end, so saved points carry the solver's
+        own accuracy instead of its dense-output interpolant's.  Default (None): on for
+        solvers whose dense output is a cubic Hermite interpolant (the Kvaerno family;
+        at rtol 1e-10 it erred 7e-9 between step ends, 1.3e-10 with this on), off for
+        Tsit5/Dopri, whose interpolants match their order.  Costs at least one step per
+        save interval: with a dense save grid and a cheap tolerance, turn it off.
 
     Returns
     -------
@@ -260,6 +309,12 @@ def gradient_flow(problem: Problem, theta0, t1, *, t0: float = 0.0, solver="kvae
     batch = theta.ndim == 2
     theta = np.atleast_2d(theta)
     slv, sname = _solver(solver, rtol)
+    if exact_saves is None:
+        exact_saves = _hermite_dense_output(slv)
+    elif not isinstance(exact_saves, (bool, np.bool_)):
+        raise ValueError(f"exact_saves is {exact_saves!r}: give true, false or leave it out "
+                         "(automatic).")
+    exact_saves = bool(exact_saves)
     start = np.maximum(np.abs(np.asarray(jax.vmap(problem.risk)(device(theta)))),
                        np.linalg.norm(theta, axis=1))
     if np.any(start >= divergence_cap):
@@ -272,7 +327,8 @@ def gradient_flow(problem: Problem, theta0, t1, *, t0: float = 0.0, solver="kvae
 
     wall = time.perf_counter()
     settings_ = (device(ts), device(rtol), device(atol), device(singular_eps),
-                 device(converged_tol), device(divergence_cap), slv, int(max_steps))
+                 device(converged_tol), device(divergence_cap), slv, int(max_steps),
+                 exact_saves)
     with _cacheable_trace():
         out = _run_chunks(problem, theta, settings_, chunk_size)
     wall = time.perf_counter() - wall
@@ -287,7 +343,7 @@ def gradient_flow(problem: Problem, theta0, t1, *, t0: float = 0.0, solver="kvae
     settings = {"solver": sname, "rtol": rtol, "atol": atol, "singular_eps": singular_eps,
                 "converged_tol": converged_tol, "divergence_cap": divergence_cap, "t0": t0,
                 "t1": t1f, "max_steps": int(max_steps), "n_save": int(len(ts)),
-                "chunk_size": chunk_size,
+                "chunk_size": chunk_size, "exact_saves": exact_saves,
                 "problem": problem.describe()}
     stats = {"num_steps": nst, "num_accepted_steps": nacc, "num_rejected_steps": nrej,
              "message": message, "wall_seconds": np.full(len(theta), wall)}

@@ -110,7 +110,7 @@ def run_chunk(problem: Problem, kind: str, starts, step_sizes=None, settings=Non
     c = len(st)
     if kind == "flow":
         kw = {k: s[k] for k in ("solver", "rtol", "atol", "singular_eps", "converged_tol", "divergence_cap",
-                                "n_save", "max_steps") if k in s}
+                                "n_save", "max_steps", "exact_saves") if k in s}
         tr = gradient_flow(problem, safe, float(s.get("t1", 10.0)), **kw)
         okm = ok
         etas = np.full(c, np.nan)
@@ -204,7 +204,7 @@ def run_sweep(problem: Problem, starts, out: str | None = None, *, kind: str = "
     out : directory for the manifest and chunk files; None keeps everything in memory.
     kind : "flow" or "descent"; ``step_sizes`` (m,) is required for "descent".
     settings : flow keys (t1, solver, rtol, atol, singular_eps, converged_tol, divergence_cap, n_save,
-        max_steps) or descent keys (steps, singular_eps, converged_tol, divergence_cap).
+        max_steps, exact_saves) or descent keys (steps, singular_eps, converged_tol, divergence_cap).
     chunk_size : starts per chunk (fixed shape → one compilation).
     resume : continue a directory holding the same sweep (identical spec hash).
     max_chunks : stop with :class:`SweepInterrupted` after computing this many new chunks.
@@ -369,7 +369,7 @@ def run_flow_grid(problem: Problem, xs, ys, t1, chunk_size: int = 64, **settings
 # ------------------------------------------------------------------ CLI verb
 _SWEEP_KEYS = {"solver", "kind", "theta1", "theta2", "sample", "step_sizes", "chunk_size", "t1", "steps",
                "n_save", "rtol", "atol", "singular_eps", "converged_tol", "divergence_cap",
-               "max_steps"}
+               "max_steps", "exact_saves"}
 
 
 def starts_from_table(problem, sw, cfg_theta0=None):

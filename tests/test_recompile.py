@@ -94,7 +94,8 @@ def test_new_step_count_is_seen(linear):
     assert len(seen) >= 1
 
 
-def test_flow_executable_holds_no_host_callback(linear):
+@pytest.mark.parametrize("exact_saves", [True, False])
+def test_flow_executable_holds_no_host_callback(linear, exact_saves):
     """JAX never writes an executable that holds a host callback to its persistent
     cache, and diffrax's SaveAt(ts) checks compile to callbacks unless traced under
     ``_cacheable_trace`` — which must therefore remove every one of them."""
@@ -104,7 +105,7 @@ def test_flow_executable_holds_no_host_callback(linear):
 
     slv, _ = flow._solver("kvaerno5", 1e-10)
     args = (linear, jnp.zeros((1, 2)), jnp.linspace(0.0, 1.0, 5), *map(jnp.asarray, (
-        1e-10, 1e-12, 1e-6, 1e-10, 1e10)), slv, 1000)
+        1e-10, 1e-12, 1e-6, 1e-10, 1e10)), slv, 1000, exact_saves)
     with flow._cacheable_trace():
         text = flow._solve.lower(*args).as_text()
     assert "callback" not in text
