@@ -39,10 +39,11 @@ def test_sigmoid_matches_radau(sigmoid_problem):
 
 @pytest.mark.parametrize("th0", [[0.1, 0.4, 0.5], [2.0, -1.0, -2.0], [-0.3, 0.2, 1.05]])
 def test_conserved_sphere(linear_aniso, th0):
-    """Thm 3.1: ‖θ₁‖² + (θ₂ − 1)² is constant along the flow."""
+    """Thm 3.1: ‖θ₁‖² + (θ₂ − 1)² is constant along the flow.  At rtol 1e-12 the saved
+    points held it to ≤ 5e-12; interpolated between step ends they drifted 1.5e-8."""
     tr = gradient_flow(linear_aniso, th0, 20.0, rtol=1e-12, atol=1e-14)
     w = np.sum(tr.theta[:, :-1] ** 2, axis=1) + (tr.theta[:, -1] - 1) ** 2
-    assert np.max(np.abs(w - w[0])) < 1e-8
+    assert np.max(np.abs(w - w[0])) < 1e-10
     assert np.all(np.diff(tr.risk) <= 1e-15)    # Lyapunov: R non-increasing
 
 

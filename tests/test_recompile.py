@@ -103,7 +103,7 @@ def test_flow_executable_holds_no_host_callback(linear, exact_saves):
 
     from flowdeq import flow
 
-    slv, _ = flow._solver("kvaerno5", 1e-10)
+    slv, _ = flow._solver("kvaerno5")
     args = (linear, jnp.zeros((1, 2)), jnp.linspace(0.0, 1.0, 5), *map(jnp.asarray, (
         1e-10, 1e-12, 1e-6, 1e-10, 1e10)), slv, 1000, exact_saves)
     with flow._cacheable_trace():
