@@ -18,6 +18,10 @@ linear        z                        1                           1
 
 A user's σ: ``Activation.custom(fn, lipschitz=L, name="mine")`` with ``fn`` a JAX
 function of a scalar/array; σ′ then comes from automatic differentiation.
+
+Each built-in also carries σ in NumPy (``host``), used where a problem is built (the
+target values at the data nodes): evaluating a JAX function there compiled an XLA
+program of its own, ~0.1–0.2 s of every process start (docs/performance.md).
 """
 from __future__ import annotations
 
@@ -49,6 +53,7 @@ class Activation(eqx.Module):
     deriv : callable, σ′
     lipschitz : float, L = sup_z |σ′(z)|
     monotone : bool, whether σ is non-decreasing (Thm 3.8 assumes it)
+    host_fn : callable or None, σ on NumPy arrays (built-ins); see :meth:`host`
     """
 
     name: str = eqx.field(static=True)
@@ -56,9 +61,18 @@ class Activation(eqx.Module):
     deriv: Callable = eqx.field(static=True)
     lipschitz: float = eqx.field(static=True)
     monotone: bool = eqx.field(static=True, default=True)
+    host_fn: Callable | None = eqx.field(static=True, default=None)
 
     def __call__(self, z):
         return self.fn(z)
+
+    def host(self, z) -> np.ndarray:
+        """σ(z) for a NumPy array, as a float64 NumPy array: the NumPy form for the
+        built-ins (nothing compiled), ``fn`` under ``jax.jit`` for a user's σ."""
+        z = np.asarray(z, dtype=float)
+        if self.host_fn is not None:
+            return np.asarray(self.host_fn(z), dtype=float)
+        return np.asarray(jax.jit(self.fn)(z), dtype=float)
 
     def derivative(self, z):
         """σ′(z), elementwise."""
@@ -94,6 +108,10 @@ class Activation(eqx.Module):
         return f"Activation({self.name!r}, L={self.lipschitz:g})"
 
 
+def _host_sigmoid(z):
+    return np.exp(-np.logaddexp(0.0, -z))   # 1/(1 + e^{-z}) without overflow
+
+
 def _sigmoid_d(z):
     s = jax.nn.sigmoid(z)
     return s * (1.0 - s)
@@ -120,11 +138,12 @@ def _one(z):
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation("sigmoid", jax.nn.sigmoid, _sigmoid_d, 0.25),
-    "tanh": Activation("tanh", jnp.tanh, _tanh_d, 1.0),
-    "softplus": Activation("softplus", jax.nn.softplus, jax.nn.sigmoid, 1.0),
-    "relu": Activation("relu", _relu, _relu_d, 1.0),
-    "linear": Activation("linear", _identity, _one, 1.0),
+    "sigmoid": Activation("sigmoid", jax.nn.sigmoid, _sigmoid_d, 0.25, host_fn=_host_sigmoid),
+    "tanh": Activation("tanh", jnp.tanh, _tanh_d, 1.0, host_fn=np.tanh),
+    "softplus": Activation("softplus", jax.nn.softplus, jax.nn.sigmoid, 1.0,
+                           host_fn=lambda z: np.logaddexp(0.0, z)),
+    "relu": Activation("relu", _relu, _relu_d, 1.0, host_fn=lambda z: np.maximum(z, 0.0)),
+    "linear": Activation("linear", _identity, _one, 1.0, host_fn=lambda z: z * 1.0),
 }
 
 

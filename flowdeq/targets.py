@@ -39,6 +39,10 @@ class LinearTarget(eqx.Module):
     def __call__(self, x):
         return jnp.asarray(x) @ self.xi
 
+    def host(self, x) -> np.ndarray:
+        """f(x) for a NumPy array x (n, d), in NumPy."""
+        return np.asarray(x, float) @ np.asarray(self.xi)
+
     def describe(self) -> dict:
         return {"kind": "linear", "xi": np.asarray(self.xi).tolist()}
 
@@ -59,6 +63,10 @@ class SingleIndexTarget(eqx.Module):
 
     def __call__(self, x):
         return self.activation.fn(jnp.asarray(x) @ self.xi)
+
+    def host(self, x) -> np.ndarray:
+        """f(x) for a NumPy array x (n, d), in NumPy (σ by :meth:`Activation.host`)."""
+        return self.activation.host(np.asarray(x, float) @ np.asarray(self.xi))
 
     def describe(self) -> dict:
         return {"kind": "single-index", "xi": np.asarray(self.xi).tolist(),

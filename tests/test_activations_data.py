@@ -16,6 +16,20 @@ def test_derivative_and_lipschitz(name):
     assert float(jnp.max(jnp.abs(auto))) == pytest.approx(a.lipschitz, rel=1e-3)
 
 
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "softplus", "relu", "linear"])
+def test_host_form_equals_the_jax_form(name):
+    """Problems evaluate targets with the NumPy form (no compile); it must be σ itself,
+    to rounding, including far tails where a naive 1/(1+e^{-z}) over/underflows."""
+    a = fd.get_activation(name)
+    z = np.concatenate([np.linspace(-40, 40, 8001), [-700.0, -50.0, 50.0, 700.0]])
+    np.testing.assert_allclose(a.host(z), np.asarray(a.fn(jnp.asarray(z))), rtol=4e-15, atol=0)
+
+
+def test_custom_activation_host_form_uses_jax():
+    a = fd.Activation.custom(lambda z: jnp.tanh(z) / 2, lipschitz=0.5)
+    np.testing.assert_allclose(a.host(np.array([0.3, -1.0])), np.tanh([0.3, -1.0]) / 2, rtol=1e-15)
+
+
 def test_relu_and_unknown_activation():
     r = fd.get_activation("relu")
     assert float(r.derivative(jnp.asarray(2.0))) == 1.0 and float(r.derivative(jnp.asarray(-2.0))) == 0.0
