@@ -77,6 +77,8 @@ def _descend(problem: Problem, theta0, etas, steps, eps, gtol, cap):
         final, (th, risk, gnorm, valid) = jax.lax.scan(body, init, None, length=steps + 1)
         return th, risk, gnorm, valid, final[2], final[3]
 
+    if theta0.shape[0] == 1 and etas.shape[0] == 1:  # one member: no vmap to trace
+        return jax.tree_util.tree_map(lambda a: a[None, None], one(theta0[0], etas[0]))
     per_eta = jax.vmap(one, in_axes=(0, None))
     return jax.vmap(per_eta, in_axes=(None, 0))(theta0, etas)
 

@@ -92,6 +92,16 @@ def test_batch_over_starts_and_step_sizes():
         np.testing.assert_allclose(single.theta, b[i].theta, rtol=1e-14)
 
 
+def test_single_sigmoid_member_equals_its_batch_row(sigmoid_problem):
+    """One member runs without vmap (a cheaper trace); it must be the batch's own row."""
+    th = np.array([[0.1, 0.1], [-0.4, 0.3], [1.0, -2.0]])
+    b = gradient_descent(sigmoid_problem, th, 0.5, 300)
+    for i in range(3):
+        single = gradient_descent(sigmoid_problem, th[i], 0.5, 300)
+        assert single.outcome == b.outcome[i]
+        np.testing.assert_allclose(single.theta, b[i].theta, rtol=1e-14, atol=1e-15)
+
+
 def test_bad_step_size():
     p = fd.Problem(fd.LinearDEQ(1), fd.LinearTarget([2.0]), fd.Uniform(0, 1, 1, nodes=8))
     with pytest.raises(ValueError, match="step_size"):
