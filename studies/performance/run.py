@@ -111,10 +111,13 @@ def bench_sec42(q, rows, notes):
                  base_cold / cold, "same θ", "≥ 30×",
                  verdict(base_cold / cold >= 30, f"{base_cold / cold:.0f}× of 30×",
                          "Sec. 4.2 cold: a fresh process spends ~0.5 s importing jax and "
-                         "equinox, ~0.6 s tracing and compiling the GD scan (one XLA compile, "
-                         "~0.4 s), 0.09 s running and ~0.2 s in JAX's own teardown at exit (a "
-                         "bare `import jax; jnp.ones(3)` process spends the same).  The "
-                         "compilation cache (next row) removes the XLA part.")))
+                         "equinox, ~0.55 s tracing, lowering and compiling the GD scan (XLA "
+                         "~0.42 s of it), 0.09 s running and ~0.2 s in the interpreter's "
+                         "teardown at exit (a bare `import jax; jnp.ones(3)` process spends the "
+                         "same; atexit handlers take 0.01 s of it).  Compiling with XLA's "
+                         "optimisation level 0 saves 0.1 s of compile and makes the run 7× "
+                         "slower.  The compilation cache (next row) removes the XLA part "
+                         "(docs/performance.md, entries 12 and 14).")))
     rows.append(("Sec. 4.2 GD, cold whole process, compilation cache filled by an earlier "
                  "process", cached, base_cold, base_cold / cached, "same θ", "—", ""))
     scaled = ("" if prefix == steps else
