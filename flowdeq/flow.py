@@ -13,8 +13,7 @@ max_time      none of the above before t1
 failed        the ODE solver gave up (e.g. max_steps); the message is in ``stats``
 ============  ==========================================================================
 
-The solve watches the least room left before any of the three events, so the one
-reached first is reported, even when two fall inside the same step.
+If two events fire inside the same step, the first in the order above is reported.
 Tolerances, ε, caps, t0/t1 and the save grid enter the compiled solve as arrays, so
 new values do not recompile; a batch θ₀ of shape (n, p) runs under one compilation
 with ``throw=False`` and each member keeps its own outcome.
@@ -160,26 +159,33 @@ def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max
     def field(t, y, args):
         return -problem.grad(y)
 
-    def rooms(y):
-        """What is left before each event, (singular, converged, diverged), each ≥ 0
-        until its event and scaled O(1) near its root; one equilibrium solve for all."""
-        risk, grad = problem.risk_and_grad(y)
-        singular = problem.margin(y) - eps
-        # log scale: the gradient decays exponentially, so its log is near-linear in t
-        # and the root finder converges in a few Newton steps (gtol = 0: never).
-        converged = jnp.log(jnp.linalg.norm(grad) + 1e-300) - jnp.log(gtol)
-        size = jnp.maximum(jnp.abs(risk), jnp.linalg.norm(y))
-        diverged = jnp.log(cap) - jnp.log(size + 1e-300)
-        r = jnp.stack([singular, converged, diverged])
-        # a non-finite R, ∇R or θ has no room left to diverge; NaN elsewhere never fires
-        r = r.at[2].set(jnp.where(jnp.isfinite(diverged), diverged, -1.0))
-        return jnp.where(jnp.isnan(r), jnp.inf, r)
+    shared = {}
 
-    # One event on the least room left: it fires when the first of the three runs out
-    # (the earliest crossing, whichever it is) and the event point tells which.  Three
-    # separate event functions compiled two more equilibrium solves into every step
-    # (0.8 s more XLA compile per single-index flow, docs/performance.md).
-    event = diffrax.Event(lambda t, y, args, **kw: jnp.min(rooms(y)),
+    def risk_and_grad(y):
+        """R and ∇R at y, computed once per traced state: diffrax evaluates the event
+        functions one after another on the same step-end state, and separately each of
+        ``converged`` and ``diverged`` compiled an equilibrium solve of its own into
+        every step (0.5 s of XLA compile per single-index flow; docs/performance.md).
+        A state seen for the first time (e.g. inside the event root find) is computed."""
+        if shared.get("y") is not y:
+            shared["y"], shared["value"] = y, problem.risk_and_grad(y)
+        return shared["value"]
+
+    def singular(t, y, args, **kw):
+        return problem.margin(y) - eps
+
+    def converged(t, y, args, **kw):
+        # log scale: the gradient decays exponentially, so its log is near-linear in t
+        # and the root finder converges in a few Newton steps.
+        return jnp.log(jnp.linalg.norm(risk_and_grad(y)[1]) + 1e-300) - jnp.log(gtol)
+
+    def diverged(t, y, args, **kw):
+        size = jnp.maximum(jnp.abs(risk_and_grad(y)[0]), jnp.linalg.norm(y))
+        room = jnp.log(cap) - jnp.log(size + 1e-300)
+        return jnp.where(jnp.isfinite(room), room, -1.0)
+
+    # each event fires when its function crosses zero downwards (room → none left)
+    event = diffrax.Event({"singular": singular, "converged": converged, "diverged": diverged},
                           root_finder=_EVENT_ROOT, direction=False)
     controller = diffrax.PIDController(rtol=rtol, atol=atol)
     if exact_saves:
@@ -190,23 +196,22 @@ def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max
             diffrax.ODETerm(field), solver, t0, t1, None, y0,
             saveat=diffrax.SaveAt(ts=ts, t1=True), stepsize_controller=controller,
             event=event, max_steps=max_steps, throw=False)
-        valid = jnp.isfinite(sol.ts)
-        # SaveAt(t1=True) writes the final (or event) state right after the last grid
-        # point reached; drop it when it repeats that grid point.
-        prev = jnp.concatenate([jnp.array([-jnp.inf]), sol.ts[:-1]])
-        valid = valid & (sol.ts != prev)
-        fired = sol.event_mask
+        mask = sol.event_mask
+        masks = jnp.stack([mask["singular"], mask["converged"], mask["diverged"]])
+        fired = jnp.any(masks)
         ok = sol.result == diffrax.RESULTS.successful
-        # which event: the least room left at the event state, the last finite save
-        # (rows after it are inf); ties go to the first in the order above
-        last = sol.ys.shape[0] - 1 - jnp.argmax(jnp.isfinite(sol.ts)[::-1])
-        code = jnp.where(fired, jnp.argmin(rooms(sol.ys[last])), jnp.where(ok, 3, 4))
+        code = jnp.where(fired, jnp.argmax(masks), jnp.where(ok, 3, 4))
         # message code: 0 none, 1 max_steps, 2 other solver failure, 3 event located
         # but its root find did not certify convergence
         located = sol.result == diffrax.RESULTS.event_occurred
         maxed = jnp.where(fired, jnp.where(located, 0, 3),
                           jnp.where(ok, 0, jnp.where(
                               sol.result == diffrax.RESULTS.max_steps_reached, 1, 2)))
+        valid = jnp.isfinite(sol.ts)
+        # SaveAt(t1=True) writes the final (or event) state right after the last grid
+        # point reached; drop it when it repeats that grid point.
+        prev = jnp.concatenate([jnp.array([-jnp.inf]), sol.ts[:-1]])
+        valid = valid & (sol.ts != prev)
         ys = jnp.where(valid[:, None], sol.ys, y0[None, :])
         risk, grad = jax.vmap(problem.risk_and_grad)(ys)
         gnorm = jnp.linalg.norm(grad, axis=-1)
