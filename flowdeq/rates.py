@@ -180,7 +180,8 @@ def compare_with_bound(t, q, bound, *, bound_rate: float | None = None, fit: Rat
     if skip_first and pos.size > 1:
         pos[0] = False
     ratio = np.full(q.shape, np.nan)
-    ratio[pos] = q[pos] / b[pos]
+    with np.errstate(over="ignore"):  # q over a subnormal bound: the ratio is inf
+        ratio[pos] = q[pos] / b[pos]
     if np.any(pos):
         i = int(np.nanargmax(ratio))
         max_ratio, at = float(ratio[i]), float(t[i])

@@ -56,6 +56,17 @@ def test_compare_with_bound():
     assert not bad["holds"] and bad["max_ratio"] > 1
 
 
+def test_bound_underflowing_to_subnormal_gives_inf_ratio_without_warning():
+    """A printed bound can decay to a subnormal 1e-319 while q is 1e-5 (seen on a Thm 3.4
+    printed form): the bound fails there, and q/b overflows to inf quietly."""
+    import warnings
+    t = np.array([0.0, 1.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = compare_with_bound(t, np.array([1.0, 1e-3, 2.4e-5]), np.array([1.0, 1e-3, 1e-319]))
+    assert not out["holds"] and out["max_ratio"] == np.inf and out["argmax_t"] == 2.0
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="t has shape"):
         fit_rate(np.arange(5), np.ones(6))
