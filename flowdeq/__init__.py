@@ -23,8 +23,8 @@ from .trajectory import Trajectory  # noqa: E402
 __version__ = "0.1.0"
 
 _LAZY = {
-    "gradient_flow": "flow",
-    "enable_compilation_cache": "cache",  # diffrax costs 0.3 s of import; GD-only scripts skip it
+    "gradient_flow": "flow",  # diffrax costs 0.3 s of import; GD-only scripts skip it
+    "enable_compilation_cache": "cache",
     "fit_rate": "rates", "RateFit": "rates", "compare_with_bound": "rates",
     "diagnose": "diagnostics",
     "check_theorems": "theory", "single_index_constants": "theory",

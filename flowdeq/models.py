@@ -44,12 +44,15 @@ class _DEQ(eqx.Module):
         return self.n_features + 1
 
     def features(self, x):
-        """x̃: x (n, d) with a column of ones appended when ``bias``."""
-        x = jnp.asarray(x)
+        """x̃: x (n, d) with a column of ones appended when ``bias``.  A NumPy array gives
+        a NumPy array (nothing compiled: ``Problem`` builds its moments this way);
+        anything else a JAX array."""
+        xp = np if isinstance(x, np.ndarray) else jnp
+        x = xp.asarray(x)
         if x.ndim == 1:
             x = x[:, None] if self.dim == 1 else x[None, :]
         if self.bias:
-            x = jnp.concatenate([x, jnp.ones(x.shape[:-1] + (1,), x.dtype)], axis=-1)
+            x = xp.concatenate([x, xp.ones(x.shape[:-1] + (1,), x.dtype)], axis=-1)
         return x
 
     @staticmethod

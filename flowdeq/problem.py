@@ -61,7 +61,7 @@ class _Untraced:
 def _moments(model, target, x, w):
     """X̃, f, Σ = E[X̃X̃ᵀ], b = E[X̃ f], c = E[f²] at the rule's nodes, in NumPy: as JAX
     these were a compiled program of their own, 0.1–0.2 s of each process start."""
-    X = np.concatenate([x, np.ones((len(x), 1))], axis=1) if model.bias else x
+    X = model.features(x)
     f = target.host(x)
     Xw = X * w[:, None]
     return X, f, Xw.T @ X, Xw.T @ f, float(w @ f ** 2)

@@ -38,6 +38,7 @@ import time
 
 import numpy as np
 
+from .config import _KEYS as _CONFIG_KEYS, _RUN_KEYWORDS
 from .problem import Problem
 
 __all__ = ["grid_starts", "sample_starts", "run_chunk", "run_sweep", "load_sweep", "sweep_spec",
@@ -93,6 +94,11 @@ def sample_starts(problem: Problem, mean, std, count, seed=0) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ one chunk
+# gradient_flow/gradient_descent keywords a sweep passes through, as in a config's
+# [flow]/[descent] tables (a sweep's own ``chunk_size`` is the sweep's, not the flow's)
+_FLOW_KEYWORDS = _RUN_KEYWORDS["flow"] - {"chunk_size"}
+
+
 def run_chunk(problem: Problem, kind: str, starts, step_sizes=None, settings=None,
               save_paths: bool = False) -> dict:
     """Run one chunk (an independent task) and return per-member arrays (see module doc).
@@ -109,14 +115,13 @@ def run_chunk(problem: Problem, kind: str, starts, step_sizes=None, settings=Non
     safe = np.where(ok[:, None], st, 0.0)  # θ = 0 is well-posed for both models
     c = len(st)
     if kind == "flow":
-        kw = {k: s[k] for k in ("solver", "rtol", "atol", "singular_eps", "converged_tol", "divergence_cap",
-                                "n_save", "max_steps", "exact_saves") if k in s}
+        kw = {k: s[k] for k in _FLOW_KEYWORDS if k in s}
         tr = gradient_flow(problem, safe, float(s.get("t1", 10.0)), **kw)
         okm = ok
         etas = np.full(c, np.nan)
     elif kind == "descent":
         etas_in = np.atleast_1d(np.asarray(step_sizes, float))
-        kw = {k: s[k] for k in ("singular_eps", "converged_tol", "divergence_cap") if k in s}
+        kw = {k: s[k] for k in _RUN_KEYWORDS["descent"] if k in s}
         tr = gradient_descent(problem, safe, etas_in, int(s.get("steps", 200)), **kw)
         okm = np.tile(ok, len(etas_in))
         etas = np.repeat(etas_in, c)
@@ -367,9 +372,7 @@ def run_flow_grid(problem: Problem, xs, ys, t1, chunk_size: int = 64, **settings
 
 
 # ------------------------------------------------------------------ CLI verb
-_SWEEP_KEYS = {"solver", "kind", "theta1", "theta2", "sample", "step_sizes", "chunk_size", "t1", "steps",
-               "n_save", "rtol", "atol", "singular_eps", "converged_tol", "divergence_cap",
-               "max_steps", "exact_saves"}
+_SWEEP_KEYS = _CONFIG_KEYS["flow"] | {"kind", "theta1", "theta2", "sample", "step_sizes", "steps"}
 
 
 def starts_from_table(problem, sw, cfg_theta0=None):

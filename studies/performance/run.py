@@ -52,12 +52,15 @@ def median_time(fn, repeats):
     return float(np.median(ts)), ts
 
 
+# environment of every measured child process: this checkout first on the path
+ENV = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
 def subprocess_time(code, repeats):
     ts = []
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     for _ in range(repeats):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=ROOT,
+        subprocess.run([sys.executable, "-c", code], check=True, env=ENV, cwd=ROOT,
                        stdout=subprocess.DEVNULL)
         ts.append(time.perf_counter() - t)
     return float(np.median(ts)), ts
@@ -315,21 +318,20 @@ def bench_compile(q, rows, notes):
     compilation cache (a first run on a new machine), then twice with an empty cache
     directory of its own (the first run fills it, the second is measured)."""
     out = tempfile.mkdtemp(prefix="flowdeq-bench-paper-")
+    first = [_first_run(out) for _ in range(q["cold_repeats"])]
+    cold = float(np.median([wall for wall, _ in first]))
+    compile_s = float(np.median([comp for _, comp in first]))
     cmd = [sys.executable, "-m", "flowdeq.cli", "study", "paper", "--out", out]
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cached_env = {k: v for k, v in ENV.items() if k != "FLOWDEQ_NO_CACHE"}
+    cached_env["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="flowdeq-bench-xdg-")
 
-    def run(extra):
+    def run():
         t = time.perf_counter()
-        subprocess.run(cmd, check=True, env=dict(env, **extra), cwd=ROOT,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(cmd, check=True, env=cached_env, cwd=ROOT, stdout=subprocess.DEVNULL)
         return time.perf_counter() - t
 
-    cold = float(np.median([run({"FLOWDEQ_NO_CACHE": "1"}) for _ in range(q["cold_repeats"])]))
-    compile_s = float(np.median([_compile_seconds(out, env) for _ in range(q["cold_repeats"])]))
-    cache = tempfile.mkdtemp(prefix="flowdeq-bench-xdg-")
-    env.pop("FLOWDEQ_NO_CACHE", None)
-    filling = run({"XDG_CACHE_HOME": cache})
-    cached = float(np.median([run({"XDG_CACHE_HOME": cache}) for _ in range(q["cold_repeats"])]))
+    filling = run()
+    cached = float(np.median([run() for _ in range(q["cold_repeats"])]))
     rows.append(("Main job `flowdeq study paper`, first run (no compilation cache): time "
                  "spent compiling (tracing + lowering + XLA)", compile_s, float("nan"),
                  float("nan"), f"of {cold:.1f} s for the whole process", "< 10 s",
@@ -344,11 +346,11 @@ def bench_compile(q, rows, notes):
                  "persistent cache (`flowdeq.cache`); the first-run rows set FLOWDEQ_NO_CACHE=1.  "
                  "Compile time = the union of the spans JAX reports through `jax.monitoring` "
                  "for tracing (`jaxpr_trace_duration`), lowering (`jaxpr_to_mlir_module_duration`) "
-                 "and XLA (`backend_compile_duration`), in a separate first run.  The rest of a "
+                 "and XLA (`backend_compile_duration`), in the same first runs.  The rest of a "
                  "first run is importing (~1 s), writing 5 figures as PNG + PDF (~2.8 s) and "
                  "running.")
 
-_COMPILE_CODE = """
+_FIRST_RUN_CODE = """
 import json, sys, time, jax
 EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
           "/jax/core/compile/jaxpr_to_mlir_module_duration",
@@ -370,13 +372,15 @@ print(json.dumps(total))
 """
 
 
-def _compile_seconds(out, env):
-    """Wall time a fresh ``flowdeq study paper`` (no cache) spends tracing, lowering and
-    compiling: the union of JAX's compile-stage spans, so nested traces count once."""
-    res = subprocess.run([sys.executable, "-c", _COMPILE_CODE, out], check=True,
-                         env=dict(env, FLOWDEQ_NO_CACHE="1"), cwd=ROOT,
+def _first_run(out):
+    """A fresh ``flowdeq study paper`` without the compilation cache: (whole-process wall
+    time, time spent tracing, lowering and compiling).  The latter is the union of JAX's
+    compile-stage spans, so nested traces count once; the listener costs microseconds."""
+    t = time.perf_counter()
+    res = subprocess.run([sys.executable, "-c", _FIRST_RUN_CODE, out], check=True,
+                         env=dict(ENV, FLOWDEQ_NO_CACHE="1"), cwd=ROOT,
                          capture_output=True, text=True)
-    return float(res.stdout.strip().splitlines()[-1])
+    return time.perf_counter() - t, float(res.stdout.strip().splitlines()[-1])
 
 
 def bench_recompile(rows):
