@@ -2,6 +2,7 @@
 names the argument and says what to give instead."""
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 
@@ -24,6 +25,4 @@ def device(x):
     ``jnp.array`` of host data compile a small conversion program per new shape
     (10–50 ms each, ~0.1 s of every process start); ``device_put`` of a NumPy array
     does not."""
-    import jax
-
     return jax.device_put(np.asarray(x, dtype=np.float64))

@@ -1,24 +1,19 @@
 r"""``Problem(model, target, data)``: the population (or empirical) risk and its gradient.
 
-R(θ) = E[(y_θ(X) − f(X))²], expectations by the data rule's nodes/weights.
+    R(θ) = E_w[(ŷ_θ(X) − f(X))²],   ŷ_θ = readout_θ(z*),  z* = g_θ(x, z*),
 
-Linear DEQ (closed form through the moments Σ = E[X̃X̃ᵀ], b = E[X̃ f(X)], c = E[f(X)²]):
+with the expectation taken by the data rule's nodes/weights.  ∇R comes from the model:
+autodiff through the implicit equilibrium (:class:`~flowdeq.models.AbstractDEQ`) unless
+the model overrides ``risk_and_grad`` with a closed form (the paper's two models do).
+Problem never asks which model it holds.
 
-    φ = θ₁/(1 − θ₂),   R(θ) = φᵀΣφ − 2φᵀb + c = (φ − φ*)ᵀΣ(φ − φ*) + R*,
-    ∇R(θ) = 2/(1 − θ₂) · ( Σ(φ − φ*),  φᵀΣ(φ − φ*) ),
+The second moments Σ = E[X̃X̃ᵀ], b = E[X̃f], c = E[f²] and the least-squares linear
+predictor φ* (Σφ* = b; exactly ξ̃ for a linear target) are computed once, in NumPy, for
+every problem: the linear DEQ's closed form and the theory read them.
 
-with Σφ* = b (φ* = ξ̃ exactly for a linear target; b always lies in range Σ).  The
-printed eq. (3) of the paper differs — see ``docs/errata.md``.
-
-Single-index DEQ (paper eq. 14 and the IFT gradient):
-
-    ∇R(θ) = 2 E[(y_θ(X) − f(X)) · σ′(ω)/(1 − θ₂σ′(ω)) · (X̃, y_θ(X))],   ω = θ₁ᵀX̃ + θ₂y_θ(X).
-
-``risk``/``grad``/``risk_and_grad``/``output`` are jitted (``eqx.filter_jit``), so
-calling them eagerly from Python — e.g. inside a SciPy loop — compiles once instead
-of re-tracing the equilibrium ``while_loop`` on every call (which leaks LLVM code
-memory until compilation fails); inside another jit/vmap they simply inline.  Where the
-single-index equilibrium cannot be certified they return NaN, which the flow and GD
+``risk``/``grad``/``risk_and_grad``/``output`` are jitted (``eqx.filter_jit``), so eager
+calls from Python (e.g. inside a SciPy loop) compile once; inside another jit/vmap they
+inline.  Where an equilibrium cannot be certified they return NaN, which the flow and GD
 report as an outcome; ``check_theta`` raises a ``ValueError`` for bad user input.
 """
 from __future__ import annotations
@@ -28,10 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .equilibrium import solve_equilibrium_from
-from .models import LinearDEQ, SingleIndexDEQ
-from .targets import LinearTarget, SingleIndexTarget
 from ._validate import device
+from .models.base import AbstractDEQ, Arrays
 
 __all__ = ["Problem"]
 
@@ -39,11 +32,9 @@ __all__ = ["Problem"]
 class _Untraced:
     """Carries the data rule beside the arrays without keying compilation on it.
 
-    ``eqx.filter_jit`` treats non-array fields as static and compares them with ``==``.
-    Data rules that hold arrays (``Gaussian``, ``Empirical``, ``MonteCarlo``) compare by
-    identity, so each new rule object recompiled every jitted solve (5–10 s).  Jitted
-    code only reads the arrays (``X``, ``w``, ``f``, moments), which are leaves; the rule
-    itself is read outside jit (``describe``), so all wrappers compare equal.
+    ``eqx.filter_jit`` treats non-array fields as static and compares them with ``==``;
+    data rules holding arrays compare by identity, so each new rule object recompiled every
+    jitted solve (5–10 s).  Jitted code reads only the arrays, so all wrappers compare equal.
     """
 
     __slots__ = ("value",)
@@ -58,40 +49,45 @@ class _Untraced:
         return 0
 
 
-def _moments(model, target, x, w):
-    """X̃, f, Σ = E[X̃X̃ᵀ], b = E[X̃ f], c = E[f²] at the rule's nodes, in NumPy: as JAX
-    these were a compiled program of their own, 0.1–0.2 s of each process start."""
-    X = model.features(x)
-    f = target.host(x)
+def _arrays(model, target, x, w) -> Arrays:
+    """Features, targets and moments at the rule's nodes, in NumPy: as JAX these were a
+    compiled program of their own, 0.1–0.2 s of each process start."""
+    X = np.asarray(model.features(x), float)
+    f = np.asarray(target.host(x), float)
     Xw = X * w[:, None]
-    return X, f, Xw.T @ X, Xw.T @ f, float(w @ f ** 2)
+    sigma, b, c = Xw.T @ X, Xw.T @ f, float(w @ f ** 2)
+    coef = target.coefficients
+    if coef is not None and len(np.asarray(coef)) <= X.shape[1]:
+        # exact φ* of a linear target (ξ, zero on a bias column): b is in range Σ always
+        phi = np.concatenate([np.asarray(coef, float), np.zeros(X.shape[1] - len(coef))])
+        rstar = 0.0
+    else:
+        phi = np.linalg.lstsq(sigma, b, rcond=1e-13)[0]
+        rstar = max(c - float(phi @ b), 0.0)
+    return Arrays(*map(device, (X, w, f, sigma, b, c, phi, rstar)))
 
 
 class Problem(eqx.Module):
     """A model, a target and a data rule: everything the dynamics need.
 
-    Attributes (arrays are pytree leaves, so a new dataset of the same size does not
-    recompile): ``X`` features X̃ (n, d′), ``w`` weights (n,), ``f`` targets (n,),
-    ``sigma`` Σ, ``b``, ``c``, ``phi_star``, ``risk_star`` (linear-model moments).
+    Array attributes (pytree leaves, so a new dataset of the same size does not recompile)
+    live in ``arrays`` and are also readable directly: ``X`` features (n, d′), ``w``
+    weights, ``f`` targets, ``sigma`` Σ, ``b``, ``c``, ``phi_star``, ``risk_star``.
     """
 
-    model: LinearDEQ | SingleIndexDEQ
-    target: LinearTarget | SingleIndexTarget
+    model: AbstractDEQ
+    target: eqx.Module
     _data: _Untraced = eqx.field(static=True)
-    X: jnp.ndarray
-    w: jnp.ndarray
-    f: jnp.ndarray
-    sigma: jnp.ndarray
-    b: jnp.ndarray
-    c: jnp.ndarray
-    phi_star: jnp.ndarray
-    risk_star: jnp.ndarray
+    arrays: Arrays
 
     def __init__(self, model, target, data):
-        if not isinstance(model, (LinearDEQ, SingleIndexDEQ)):
-            raise ValueError("model must be a LinearDEQ or a SingleIndexDEQ.")
-        if not isinstance(target, (LinearTarget, SingleIndexTarget)):
-            raise ValueError("target must be a LinearTarget or a SingleIndexTarget.")
+        if not isinstance(model, AbstractDEQ):
+            raise ValueError(f"model is a {type(model).__name__}: give a flowdeq model (a subclass "
+                             "of flowdeq.models.AbstractDEQ, e.g. LinearDEQ).")
+        for need in ("host", "describe", "dim"):
+            if not hasattr(target, need):
+                raise ValueError(f"target has no {need!r}: give a flowdeq target (LinearTarget, "
+                                 "SingleIndexTarget) or an object with host(x), dim and describe().")
         x, w = data.nodes_weights()
         x = np.asarray(x, float)
         if x.shape[1] != model.dim:
@@ -101,18 +97,7 @@ class Problem(eqx.Module):
             raise ValueError(f"target xi has length {target.dim} but the model has dim={model.dim}: "
                              "give ξ with one entry per input coordinate.")
         self.model, self.target, self._data = model, target, _Untraced(data)
-        w = np.asarray(w, float)
-        self.w = device(w)
-        self.X, self.f, self.sigma, self.b, self.c = map(device, _moments(model, target, x, w))
-        if isinstance(target, LinearTarget):
-            phi = device(np.concatenate([np.asarray(target.xi), np.zeros(int(model.bias))]))
-            rstar = jnp.zeros(())
-        else:
-            b = np.asarray(self.b)
-            phi = np.linalg.lstsq(np.asarray(self.sigma), b, rcond=1e-13)[0]
-            rstar = device(max(float(self.c) - float(phi @ b), 0.0))
-            phi = device(phi)
-        self.phi_star, self.risk_star = phi, rstar
+        self.arrays = _arrays(model, target, x, np.asarray(w, float))
 
     # ------------------------------------------------------------------ basics
     @property
@@ -120,78 +105,63 @@ class Problem(eqx.Module):
         """The data rule (``Uniform``, ``Gaussian``, ``Empirical`` or ``MonteCarlo``)."""
         return self._data.value
 
+    X = property(lambda self: self.arrays.X)
+    w = property(lambda self: self.arrays.w)
+    f = property(lambda self: self.arrays.f)
+    sigma = property(lambda self: self.arrays.sigma)
+    b = property(lambda self: self.arrays.b)
+    c = property(lambda self: self.arrays.c)
+    phi_star = property(lambda self: self.arrays.phi_star)
+    risk_star = property(lambda self: self.arrays.risk_star)
+
     @property
     def n_params(self) -> int:
         return self.model.n_params
 
-    @property
-    def is_linear(self) -> bool:
-        return isinstance(self.model, LinearDEQ)
+    def params(self, theta):
+        """Flat θ (..., p) → the model's parameter pytree."""
+        return self.model.unravel(jnp.asarray(theta))
 
     @eqx.filter_jit
     def output(self, theta, x=None):
-        """y_θ at the rule's nodes (default) or at inputs x (n, d)."""
-        xt = self.X if x is None else self.model.features(x)
-        return self.model._features_output(theta, xt)
+        """ŷ_θ at the rule's nodes (default) or at inputs x (n, d)."""
+        X = self.X if x is None else jnp.asarray(self.model.features(np.asarray(x, float)))
+        return self.model.predict(self.model.unravel(jnp.asarray(theta)), X)[0]
 
     # ------------------------------------------------------------ risk, grad
-    def _linear_parts(self, theta):
-        t1, t2 = theta[:-1], theta[-1]
-        u = 1.0 - t2
-        phi = t1 / u
-        e = phi - self.phi_star
-        g = self.sigma @ e
-        return u, phi, e, g
+    @eqx.filter_jit
+    def risk_and_grad(self, theta):
+        """(R(θ), ∇R(θ)) sharing one equilibrium solve."""
+        r, g, _ = self.model.risk_and_grad(jnp.asarray(theta), self.arrays)
+        return r, g
+
+    def risk_and_grad_warm(self, theta, state):
+        """(R, ∇R, state) with the equilibrium started from ``state`` (the GD map carries
+        it from step to step; :meth:`warm_state` gives the first)."""
+        return self.model.risk_and_grad(theta, self.arrays, state)
+
+    def warm_state(self):
+        return self.model.warm_state(self.arrays)
 
     @eqx.filter_jit
     def risk(self, theta):
         """R(θ)."""
         theta = jnp.asarray(theta)
-        if self.is_linear:
-            _, _, e, g = self._linear_parts(theta)
-            return e @ g + self.risk_star
-        y = self.output(theta)
-        return jnp.dot(self.w, (y - self.f) ** 2)
+        yhat = self.model.predict(self.model.unravel(theta), self.X)[0]
+        return jnp.dot(self.w, (yhat - self.f) ** 2)
 
     @eqx.filter_jit
     def grad(self, theta):
-        """∇R(θ) (closed form; see module docstring)."""
-        theta = jnp.asarray(theta)
-        if self.is_linear:
-            u, phi, _, g = self._linear_parts(theta)
-            return (2.0 / u) * jnp.concatenate([g, (phi @ g)[None]])
-        return self._si_risk_grad(theta)[1]
-
-    def _si_risk_grad(self, theta):
-        y = self.model._features_output(theta, self.X)
-        return self._si_from_y(theta, y)
-
-    def _si_risk_grad_warm(self, theta, y0):
-        """(R, ∇R, y) with the equilibrium Newton started from ``y0`` (the GD map)."""
-        y = solve_equilibrium_from(self.model.activation, self.X @ theta[:-1], theta[-1], y0)
-        return self._si_from_y(theta, y) + (y,)
-
-    def _si_from_y(self, theta, y):
-        t1, t2 = theta[:-1], theta[-1]
-        act = self.model.activation
-        a = self.X @ t1
-        s = act.deriv(a + t2 * y)
-        r = y - self.f
-        k = 2.0 * self.w * r * s / (1.0 - t2 * s)
-        return jnp.dot(self.w, r ** 2), jnp.concatenate([k @ self.X, (k @ y)[None]])
-
-    @eqx.filter_jit
-    def risk_and_grad(self, theta):
-        """(R(θ), ∇R(θ)) sharing one equilibrium solve."""
-        theta = jnp.asarray(theta)
-        if self.is_linear:
-            u, phi, e, g = self._linear_parts(theta)
-            return e @ g + self.risk_star, (2.0 / u) * jnp.concatenate([g, (phi @ g)[None]])
-        return self._si_risk_grad(theta)
+        """∇R(θ)."""
+        return self.risk_and_grad(theta)[1]
 
     def margin(self, theta):
-        """Distance to ill-posedness: |1 − θ₂| (linear) or 1 − L|θ₂| (single-index)."""
-        return self.model.margin(theta)
+        """Distance to ill-posedness (the model's ``margin``) of flat θ (..., p)."""
+        return self.model.margin(self.model.unravel(jnp.asarray(theta)))
+
+    def side(self, theta):
+        """The component of the well-posed set (the model's ``side``) of flat θ."""
+        return self.model.side(self.model.unravel(jnp.asarray(theta)))
 
     # --------------------------------------------------------------- checks
     def check_theta(self, theta, singular_eps: float = 0.0, name: str = "theta0") -> np.ndarray:
@@ -199,30 +169,20 @@ class Problem(eqx.Module):
         th = np.asarray(theta, dtype=float)
         p = self.n_params
         if th.ndim not in (1, 2) or th.shape[-1] != p:
-            raise ValueError(
-                f"{name} has shape {th.shape}: give {p} numbers (θ₁ ∈ ℝ^{p - 1}, then θ₂), or an "
-                f"(n, {p}) batch.")
+            labels = self.model.param_labels()
+            shown = ", ".join(labels[:6]) + (", …" if p > 6 else "")
+            raise ValueError(f"{name} has shape {th.shape}: give {p} numbers ({shown}), or an "
+                             f"(n, {p}) batch.")
         if not np.all(np.isfinite(th)):
             idx = np.argwhere(~np.isfinite(th))[0].tolist()
             raise ValueError(f"{name}{idx} is not finite: give finite starting values.")
-        t2 = th[..., -1]
-        where = lambda m: "" if th.ndim == 1 else f" (member {int(np.argmax(m))})"
-        if self.is_linear:
-            bad = np.abs(1.0 - t2) <= singular_eps
-            if np.any(bad):
-                val = t2 if th.ndim == 1 else t2[np.argmax(bad)]
-                raise ValueError(
-                    f"{name}[-1] is {float(val)!r}{where(bad)}: the linear DEQ is undefined on "
-                    f"θ₂ = 1 (singular_eps={singular_eps:g}); start off the hyperplane.")
-        else:
-            L = self.model.lipschitz
-            bad = L * np.abs(t2) >= 1.0 - singular_eps
-            if np.any(bad):
-                val = t2 if th.ndim == 1 else t2[np.argmax(bad)]
-                raise ValueError(
-                    f"{name}[-1] is {float(val)!r}{where(bad)}: L|θ₂| = {L * abs(float(val)):.4g} ≥ "
-                    f"1 − singular_eps, so the single-index DEQ is not contractive; start with "
-                    f"|θ₂| < {(1.0 - singular_eps) / L:.4g}.")
+        margin = np.asarray(jax.vmap(self.margin)(device(np.atleast_2d(th))))
+        bad = ~(margin > singular_eps)
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            where = "" if th.ndim == 1 else f" (member {i})"
+            raise ValueError(f"{name}{where} has margin {margin[i]:.4g} ≤ singular_eps: "
+                             f"{self.model.ill_posed_hint(singular_eps)}.")
         return th
 
     def describe(self) -> dict:
@@ -232,5 +192,3 @@ class Problem(eqx.Module):
     def __repr__(self) -> str:
         return (f"Problem(model={self.model.describe()}, target={self.target.describe()}, "
                 f"data={self.data.describe().get('law')}, nodes={self.X.shape[0]})")
-
-

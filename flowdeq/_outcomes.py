@@ -1,0 +1,69 @@
+"""How a run ended: one vocabulary for gradient flow and gradient descent.
+
+Each outcome is a ``str`` enumeration member (so it compares equal to its label and saves
+as plain text) carrying a message, in the style of diffrax's ``RESULTS``.  Files written
+before flowdeq 0.2 used ``singular`` (flow) and ``noncontractive`` (GD) for what is now
+``ill_posed``, and sweeps ``ill-posed`` for ``ill_posed_start``; :func:`normalise` maps
+them on load.
+"""
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+
+__all__ = ["Outcome", "FLOW_OUTCOMES", "DESCENT_OUTCOMES", "LEGACY_LABELS", "normalise"]
+
+
+class Outcome(str, enum.Enum):
+    crossed = "crossed"
+    ill_posed = "ill_posed"
+    converged = "converged"
+    diverged = "diverged"
+    max_time = "max_time"
+    max_steps = "max_steps"
+    failed = "failed"
+    ill_posed_start = "ill_posed_start"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def message(self) -> str:
+        return _MESSAGES[self]
+
+
+_MESSAGES = {
+    Outcome.crossed: "GD jumped between components of the well-posed set (model.side changed "
+                     "sign); the flow never does (Lemma 3.2)",
+    Outcome.ill_posed: "the margin to ill-posedness fell to singular_eps, or the equilibrium "
+                       "could not be certified",
+    Outcome.converged: "‖∇R‖ fell to converged_tol",
+    Outcome.diverged: "R or θ became non-finite or exceeded divergence_cap",
+    Outcome.max_time: "no event before t1",
+    Outcome.max_steps: "no event within the given number of GD steps",
+    Outcome.failed: "the ODE solver gave up (see stats['message'])",
+    Outcome.ill_posed_start: "a sweep member whose start was itself (within 10 singular_eps "
+                             "of) ill-posed: not run",
+}
+
+# index = the integer code the compiled solves return
+FLOW_OUTCOMES = (Outcome.ill_posed, Outcome.converged, Outcome.diverged, Outcome.max_time,
+                 Outcome.failed)
+DESCENT_OUTCOMES = (Outcome.crossed, Outcome.ill_posed, Outcome.diverged, Outcome.converged,
+                    Outcome.max_steps, Outcome.failed)
+LEGACY_LABELS = {"singular": Outcome.ill_posed.value, "noncontractive": Outcome.ill_posed.value,
+                 "ill-posed": Outcome.ill_posed_start.value}
+
+
+def normalise(labels):
+    """Outcome labels (a str or an array of str) with the pre-0.2 names mapped."""
+    if isinstance(labels, str):
+        return LEGACY_LABELS.get(labels, labels)
+    return np.array([LEGACY_LABELS.get(str(v), str(v)) for v in np.asarray(labels).ravel()]
+                    ).reshape(np.shape(labels))
+
+
+def labels(codes, table) -> np.ndarray:
+    """Integer codes from a compiled solve → an array of labels."""
+    return np.array([table[c].value for c in np.asarray(codes).ravel()]).reshape(np.shape(codes))
