@@ -1,0 +1,298 @@
+r"""Gradient flow θ′(t) = −∇R(θ(t)) as a stiff ODE with diffrax, for any DEQ.
+
+Default solver: Kvaerno5 (L-stable ESDIRK, 5th order) with a PID step-size controller:
+near ill-posedness the flow is stiff.  Terminating events, each located by a root finder
+and labelled in the result (``Trajectory.outcome``, :class:`flowdeq.Outcome`):
+
+============  ==========================================================================
+ill_posed     the model's margin fell to ε (linear: |1 − θ₂| ≤ ε; single-index:
+              L|θ₂| ≥ 1 − ε; any model: ``margin(params) ≤ ε``)
+converged     ‖∇R(θ)‖ ≤ ``converged_tol``
+diverged      R or θ not finite, or R or ‖θ‖ above ``divergence_cap``
+max_time      none of the above before t1
+failed        the ODE solver gave up (e.g. max_steps); the message is in ``stats``
+============  ==========================================================================
+
+If two events fire inside the same step, the first in the order above is reported.
+Tolerances, ε, caps, t0/t1 and the save grid enter the compiled solve as arrays, so new
+values do not recompile; a batch θ₀ of shape (n, p) runs under one compilation with
+``throw=False`` and each member keeps its own outcome.  The settings and their defaults are
+:class:`~flowdeq.dynamics.settings.FlowSettings`.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optimistix as optx
+
+from .._outcomes import FLOW_OUTCOMES, labels
+from .._validate import device
+from ..problem import Problem
+from .settings import FlowSettings
+from .trajectory import Trajectory
+
+__all__ = ["gradient_flow", "SOLVERS"]
+
+# Kvaerno stage equations: full Newton (p is tiny, so a fresh Jacobian is cheap) with fixed
+# tolerances, and the rate-based stop, because the Cauchy test's absolute residual cannot be
+# met where the field is ~1e6 (docs/performance.md, entries 1, 4 and 10).
+_STAGE_ROOT = optx.Newton(rtol=1e-8, atol=1e-10, cauchy_termination=False)
+
+
+SOLVERS = {
+    "kvaerno5": lambda: diffrax.Kvaerno5(root_finder=_STAGE_ROOT),
+    "kvaerno4": lambda: diffrax.Kvaerno4(root_finder=_STAGE_ROOT),
+    "kvaerno3": lambda: diffrax.Kvaerno3(root_finder=_STAGE_ROOT),
+    "tsit5": diffrax.Tsit5,
+    "dopri5": diffrax.Dopri5,
+    "dopri8": diffrax.Dopri8,
+}
+# Event functions are scaled to be O(1) near their roots (margins in θ units, logs of
+# ratios), so |f| ≤ 1e-9 locates the event quantity to ~1e-9 relative.
+_EVENT_ROOT = optx.Newton(rtol=1e-12, atol=1e-9)
+
+
+def _solver(spec):
+    if isinstance(spec, diffrax.AbstractSolver):
+        return spec, type(spec).__name__.lower()
+    if isinstance(spec, str) and spec.lower() in SOLVERS:
+        return SOLVERS[spec.lower()](), spec.lower()
+    raise ValueError(f"unknown solver {spec!r}: use one of {sorted(SOLVERS)} or a diffrax solver.")
+
+
+def _hermite_dense_output(solver) -> bool:
+    """Whether the solver's dense output is diffrax's cubic Hermite interpolant (Kvaerno)."""
+    interp = getattr(type(solver), "interpolation_cls", None)
+    return "ThirdOrderHermite" in getattr(interp, "__qualname__", "")
+
+
+class _StepToSaves(diffrax.ClipStepSizeController):
+    """Steps land on every save time; a step that would stop just short of one stretches
+    onto it.
+
+    Kvaerno's dense output (cubic Hermite) is an order below the method, so saved points
+    are step ends (``step_ts``).  A step ending within 1 % of its length short of a save
+    time is taken to it: the ULP-long step that otherwise follows fails its stage solve
+    and cannot shrink (docs/performance.md, entry 10).
+    """
+
+    def _stretch(self, t0, t1):
+        ts = self.step_ts
+        s = ts[jnp.minimum(jnp.searchsorted(ts, t0, side="right"), ts.shape[0] - 1)]
+        near = (s > t1) & (s - t1 <= 0.01 * (t1 - t0))
+        return jnp.where(near, s, t1)
+
+    def init(self, terms, t0, t1, y0, dt0, args, func, error_order):
+        t1_, state = super().init(terms, t0, t1, y0, dt0, args, func, error_order)
+        return self._stretch(t0, t1_), state
+
+    def adapt_step_size(self, t0, t1, y0, y1_candidate, args, y_error, error_order,
+                        controller_state):
+        keep, next_t0, next_t1, jump, state, result = super().adapt_step_size(
+            t0, t1, y0, y1_candidate, args, y_error, error_order, controller_state)
+        return keep, next_t0, self._stretch(next_t0, next_t1), jump, state, result
+
+
+@contextlib.contextmanager
+def _cacheable_trace():
+    """Trace the solve with equinox's runtime checks compiled out.
+
+    The only runtime checks in the solve are diffrax's on ``SaveAt(ts)`` (increasing,
+    inside [t0, t1]); ``gradient_flow`` has checked the same in Python before the call,
+    and every other failure is returned (``throw=False``), not raised.  Compiled in, each
+    check is a host callback, and JAX never writes an executable that holds a callback
+    to its persistent compilation cache — so without this no flow was ever cached
+    (docs/performance.md).  Equinox reads its ``EQX_ON_ERROR`` setting while tracing; if
+    a future equinox moves it, this does nothing and the flow is merely not cached.
+    """
+    errs = sys.modules.get("equinox._errors")
+    if errs is None or not hasattr(errs, "EQX_ON_ERROR"):
+        yield
+        return
+    old = errs.EQX_ON_ERROR
+    errs.EQX_ON_ERROR = "off"
+    try:
+        yield
+    finally:
+        errs.EQX_ON_ERROR = old
+
+
+@eqx.filter_jit
+def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max_steps,
+           exact_saves):
+    t0, t1 = ts[0], ts[-1]
+
+    def field(t, y, args):
+        return -problem.grad(y)
+
+    shared = {}
+
+    def risk_and_grad(y):
+        """R and ∇R at y, computed once per traced state: diffrax evaluates the event
+        functions one after another on the same step-end state, and separately each of
+        ``converged`` and ``diverged`` compiled an equilibrium solve of its own into
+        every step (0.5 s of XLA compile per single-index flow; docs/performance.md).
+        A state seen for the first time (e.g. inside the event root find) is computed."""
+        if shared.get("y") is not y:
+            shared["y"], shared["value"] = y, problem.risk_and_grad(y)
+        return shared["value"]
+
+    def ill_posed(t, y, args, **kw):
+        return problem.margin(y) - eps
+
+    def converged(t, y, args, **kw):
+        # log scale: the gradient decays exponentially, so its log is near-linear in t
+        # and the root finder converges in a few Newton steps.
+        return jnp.log(jnp.linalg.norm(risk_and_grad(y)[1]) + 1e-300) - jnp.log(gtol)
+
+    def diverged(t, y, args, **kw):
+        size = jnp.maximum(jnp.abs(risk_and_grad(y)[0]), jnp.linalg.norm(y))
+        room = jnp.log(cap) - jnp.log(size + 1e-300)
+        return jnp.where(jnp.isfinite(room), room, -1.0)
+
+    # each event fires when its function crosses zero downwards (room → none left)
+    event = diffrax.Event({"ill_posed": ill_posed, "converged": converged, "diverged": diverged},
+                          root_finder=_EVENT_ROOT, direction=False)
+    controller = diffrax.PIDController(rtol=rtol, atol=atol)
+    if exact_saves:
+        controller = _StepToSaves(controller, step_ts=ts)
+
+    def one(y0):
+        sol = diffrax.diffeqsolve(
+            diffrax.ODETerm(field), solver, t0, t1, None, y0,
+            saveat=diffrax.SaveAt(ts=ts, t1=True), stepsize_controller=controller,
+            event=event, max_steps=max_steps, throw=False)
+        mask = sol.event_mask
+        masks = jnp.stack([mask["ill_posed"], mask["converged"], mask["diverged"]])
+        fired = jnp.any(masks)
+        ok = sol.result == diffrax.RESULTS.successful
+        code = jnp.where(fired, jnp.argmax(masks), jnp.where(ok, 3, 4))
+        # message code: 0 none, 1 max_steps, 2 other solver failure, 3 event located
+        # but its root find did not certify convergence
+        located = sol.result == diffrax.RESULTS.event_occurred
+        maxed = jnp.where(fired, jnp.where(located, 0, 3),
+                          jnp.where(ok, 0, jnp.where(
+                              sol.result == diffrax.RESULTS.max_steps_reached, 1, 2)))
+        valid = jnp.isfinite(sol.ts)
+        # SaveAt(t1=True) writes the final (or event) state right after the last grid
+        # point reached; drop it when it repeats that grid point.
+        prev = jnp.concatenate([jnp.array([-jnp.inf]), sol.ts[:-1]])
+        valid = valid & (sol.ts != prev)
+        ys = jnp.where(valid[:, None], sol.ys, y0[None, :])
+        risk, grad = jax.vmap(problem.risk_and_grad)(ys)
+        gnorm = jnp.linalg.norm(grad, axis=-1)
+        stats = (sol.stats["num_steps"], sol.stats["num_accepted_steps"],
+                 sol.stats["num_rejected_steps"])
+        return sol.ts, sol.ys, risk, gnorm, valid, code, maxed, stats
+
+    if theta0.shape[0] == 1:  # no vmap: half the trace time (Sec. 4.2 flow: 1.8 → 0.9 s)
+        return jax.tree_util.tree_map(lambda a: a[None], one(theta0[0]))
+    return jax.vmap(one)(theta0)
+
+
+def _run_chunks(problem, theta, settings, chunk_size):
+    """``_solve`` over the batch, in margin-ordered chunks when it exceeds chunk_size."""
+    n = len(theta)
+    if n <= chunk_size:
+        return jax.tree_util.tree_map(np.array, _solve(problem, device(theta), *settings))
+    margin = np.asarray(jax.vmap(problem.margin)(device(theta)))
+    order = np.argsort(margin, kind="stable")
+    padded = theta[np.concatenate([order, np.full((-n) % chunk_size, order[-1])])]
+    parts = [_solve(problem, device(padded[i:i + chunk_size]), *settings)
+             for i in range(0, len(padded), chunk_size)]
+    inverse = np.empty(n, int)
+    inverse[order] = np.arange(n)
+    return jax.tree_util.tree_map(lambda *a: np.concatenate(a)[:n][inverse], *parts)
+
+
+def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings | None = None,
+                  **options) -> Trajectory:
+    r"""Integrate θ′ = −∇R(θ) from θ(t0) = θ₀ up to t1 or the first event.
+
+    Parameters
+    ----------
+    problem : Problem (any model: see :class:`flowdeq.models.AbstractDEQ`)
+    theta0 : (p,) or (n, p) array: one start or a batch (one compilation, ``throw=False``).
+    t1 : final time (> t0).
+    settings : a :class:`FlowSettings` to start from; keyword ``options`` replace its entries:
+
+    t0 : start time (default 0).
+    solver : "kvaerno5" (default, stiff) | "kvaerno3"/"kvaerno4" | "tsit5" | "dopri5" | "dopri8",
+        or a diffrax solver instance.  Kvaerno5 is the default because the flow is stiff near
+        ill-posedness; far from it an explicit solver can be faster (docs/performance.md,
+        "explicit solvers").
+    rtol, atol : PID controller tolerances (1e-10, 1e-12).
+    singular_eps : ε of the ``ill_posed`` event (1e-6).
+    converged_tol : the ``converged`` event fires when ‖∇R‖ falls to this (0 disables it).
+    divergence_cap : the ``diverged`` event fires when R or ‖θ‖ exceeds it (1e10).
+    n_save : points of the uniform save grid on [t0, t1] (ignored if ``ts`` is given).
+    ts : explicit increasing save times within [t0, t1].
+    max_steps : solver step budget (outcome ``failed`` when exhausted).
+    chunk_size : a batch larger than this runs as consecutive chunks of this many members
+        (one compiled shape; the last chunk padded), after ordering the members by their
+        margin: under ``vmap`` a batch takes as many steps as its slowest member, and starts
+        near ill-posedness are the slow ones (docs/performance.md, "chunking").  Results
+        come back in the caller's order and do not depend on the chunking.
+    exact_saves : make every save time a step end, so saved points carry the solver's own
+        accuracy instead of its dense-output interpolant's.  Default (None): on for solvers
+        whose dense output is a cubic Hermite interpolant (the Kvaerno family), off for
+        Tsit5/Dopri, whose interpolants match their order.
+
+    Returns
+    -------
+    Trajectory with ``kind="flow"``.  Saved points after an event are dropped (a batch marks
+    them invalid); the event point itself is the last point, at ``event_time``.
+
+    Raises
+    ------
+    ValueError for bad input: θ₀ non-finite, of the wrong shape or within ε of ill-posedness;
+    t1 ≤ t0; bad tolerances.
+    """
+    if t1 is not None:
+        options["t1"] = t1
+    s = FlowSettings.build(settings, **options)
+    ts = s.save_times()
+    theta = problem.check_theta(theta0, s.singular_eps)
+    batch = theta.ndim == 2
+    theta = np.atleast_2d(theta)
+    slv, sname = _solver(s.solver)
+    exact_saves = _hermite_dense_output(slv) if s.exact_saves is None else bool(s.exact_saves)
+    start = np.maximum(np.abs(np.asarray(jax.vmap(problem.risk)(device(theta)))),
+                       np.linalg.norm(theta, axis=1))
+    if np.any(start >= s.divergence_cap):
+        raise ValueError(f"divergence_cap = {s.divergence_cap:g} is not above the start's R or ‖θ‖ "
+                         f"({float(np.max(start)):.4g}): raise divergence_cap.")
+
+    wall = time.perf_counter()
+    settings_ = (device(ts), device(s.rtol), device(s.atol), device(s.singular_eps),
+                 device(s.converged_tol), device(s.divergence_cap), slv, s.max_steps,
+                 exact_saves)
+    with _cacheable_trace():
+        out = _run_chunks(problem, theta, settings_, s.chunk_size)
+    wall = time.perf_counter() - wall
+    t, th, risk, gnorm, valid, code, maxed, (nst, nacc, nrej) = out
+
+    outcome = labels(code, FLOW_OUTCOMES)
+    t_last = np.max(np.where(valid, t, -np.inf), axis=1)
+    event_time = np.where(code < 3, t_last, np.nan)
+    message = np.array(["", "max_steps reached: raise max_steps or loosen rtol/atol",
+                        "ODE solver failure (step size collapsed or non-finite field)",
+                        "event root find did not certify convergence; time is approximate"])[maxed]
+    settings = {"solver": sname, "rtol": s.rtol, "atol": s.atol, "singular_eps": s.singular_eps,
+                "converged_tol": s.converged_tol, "divergence_cap": s.divergence_cap,
+                "t0": s.t0, "t1": s.t1, "max_steps": s.max_steps, "n_save": int(len(ts)),
+                "chunk_size": s.chunk_size, "exact_saves": exact_saves,
+                "problem": problem.describe(), "layout": problem.model.layout_record()}
+    stats = {"num_steps": nst, "num_accepted_steps": nacc, "num_rejected_steps": nrej,
+             "message": message, "wall_seconds": np.full(len(theta), wall)}
+    traj = Trajectory(kind="flow", t=t, theta=th, risk=risk, grad_norm=gnorm, valid=valid,
+                      outcome=outcome, event_time=event_time,
+                      event_step=np.full(len(theta), -1), stats=stats, settings=settings)
+    return traj if batch else traj[0]

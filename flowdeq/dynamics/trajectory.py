@@ -1,0 +1,219 @@
+r"""``Trajectory``: what every run returns and every analysis reads.
+
+A trajectory holds, per saved point, the time t (flow) or step index (GD), θ, R(θ)
+and ‖∇R(θ)‖; the outcome label and the event time/step; solver statistics; and the
+settings that produced it (problem description, solver, tolerances), so a saved file
+is self-describing.
+
+A *batch* (from a batch of θ₀ or of step sizes) stores padded arrays with a leading
+member axis and a ``valid`` mask (points after a member's event are not valid);
+``traj[i]`` returns member i as a trimmed single trajectory.
+
+File format (``save``/``load``): one ``.npz`` holding the arrays bit-exactly and a
+``meta`` entry with the JSON of everything else (``format: flowdeq-trajectory/1``).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._outcomes import DESCENT_OUTCOMES, FLOW_OUTCOMES, normalise
+
+__all__ = ["Trajectory", "FLOW_OUTCOMES", "DESCENT_OUTCOMES"]
+
+FORMAT = "flowdeq-trajectory/1"
+
+
+def jsonable(obj, nonfinite=repr):
+    """``obj`` with NumPy types turned into JSON types; a non-finite float becomes
+    ``nonfinite(value)`` (default its repr, e.g. "inf", so settings round-trip)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v, nonfinite) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v, nonfinite) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist(), nonfinite)
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if np.isfinite(v) else nonfinite(v)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    return obj
+
+
+
+@dataclass
+class Trajectory:
+    """Result of :func:`flowdeq.gradient_flow` or :func:`flowdeq.gradient_descent`.
+
+    Attributes
+    ----------
+    kind : "flow" | "descent"
+    t : times (flow) or step indices (descent); shape (m,) or (n, m) for a batch
+    theta : θ at those points, (m, p) or (n, m, p)
+    risk, grad_norm : R(θ) and ‖∇R(θ)‖ at those points
+    valid : bool mask of meaningful points (all True for a single run)
+    outcome : label (str), or array of labels for a batch; see :class:`flowdeq.Outcome`
+    event_time : flow: time the terminating event fired (NaN if none); descent: NaN
+    event_step : descent: index of the iterate that triggered the event (−1 if none)
+    stats : solver statistics (e.g. num_steps), scalars or per-member arrays
+    settings : the run's settings and the problem description (JSON-able); ``layout`` maps
+        each parameter name to its (offset, shape) inside the flat θ
+    per_member : per-member run parameters of a batch (e.g. ``step_size``, ``start``)
+    """
+
+    kind: str
+    t: np.ndarray
+    theta: np.ndarray
+    risk: np.ndarray
+    grad_norm: np.ndarray
+    outcome: str | np.ndarray
+    event_time: float | np.ndarray = np.nan
+    event_step: int | np.ndarray = -1
+    valid: np.ndarray | None = None
+    stats: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+    per_member: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.valid is None:
+            self.valid = np.ones(np.shape(self.t), dtype=bool)
+
+    # ----------------------------------------------------- parameter pytree
+    def params(self, k: int = -1) -> dict:
+        """The parameter pytree (name → array) at saved point ``k`` (default the last; for a
+        batch, ``traj[i].params(k)``), from the layout recorded in ``settings``."""
+        if self.is_batch:
+            raise ValueError("params(k) reads one member: use traj[i].params(k).")
+        theta = np.asarray(self.theta[k])
+        layout = self.settings.get("layout")
+        if not layout:
+            raise ValueError("this trajectory records no parameter layout (written before "
+                             "flowdeq 0.2): read the flat theta instead.")
+        return {name: theta[off:off + int(np.prod(shape))].reshape(shape)
+                for name, (off, shape) in ((n, (o, tuple(s))) for n, (o, s) in layout.items())}
+
+    # ------------------------------------------------------------- batches
+    @property
+    def is_batch(self) -> bool:
+        return np.ndim(self.t) == 2
+
+    def __len__(self) -> int:
+        return int(np.shape(self.t)[0]) if self.is_batch else 1
+
+    def __getitem__(self, i: int) -> "Trajectory":
+        if not self.is_batch:
+            if i in (0, -1):
+                return self
+            raise IndexError("a single trajectory has only member 0")
+        m = np.asarray(self.valid[i])
+        return Trajectory(
+            kind=self.kind, t=self.t[i][m], theta=self.theta[i][m], risk=self.risk[i][m],
+            grad_norm=self.grad_norm[i][m], outcome=str(self.outcome[i]),
+            event_time=float(np.asarray(self.event_time)[i]),
+            event_step=int(np.asarray(self.event_step)[i]), valid=None,
+            stats={k: np.asarray(v)[i].item() for k, v in self.stats.items()},
+            settings=self.settings,
+            per_member={k: np.asarray(v)[i].item() for k, v in self.per_member.items()})
+
+    def members(self):
+        """Iterate over the members of a batch (a single run yields itself)."""
+        for i in range(len(self)):
+            yield self[i]
+
+    # ------------------------------------------------------------ summaries
+    @property
+    def theta_final(self) -> np.ndarray:
+        """Last valid θ (per member for a batch)."""
+        if not self.is_batch:
+            return self.theta[-1]
+        last = self.valid.shape[1] - 1 - np.argmax(self.valid[:, ::-1], axis=1)
+        return self.theta[np.arange(len(self)), last]
+
+    @property
+    def risk_final(self):
+        if not self.is_batch:
+            return float(self.risk[-1])
+        last = self.valid.shape[1] - 1 - np.argmax(self.valid[:, ::-1], axis=1)
+        return self.risk[np.arange(len(self)), last]
+
+    def outcome_counts(self) -> dict:
+        labels, counts = np.unique(np.atleast_1d(self.outcome), return_counts=True)
+        return {str(k): int(v) for k, v in zip(labels, counts)}
+
+    def summary(self) -> dict:
+        """A JSON-able digest (used for ``summary.json``)."""
+        if self.is_batch:
+            return {"kind": self.kind, "members": len(self), "outcomes": self.outcome_counts(),
+                    "theta_final": jsonable(self.theta_final),
+                    "risk_final": jsonable(self.risk_final)}
+        out = {"kind": self.kind, "outcome": str(self.outcome),
+               "theta_final": jsonable(self.theta_final), "risk_final": jsonable(self.risk_final),
+               "grad_norm_final": jsonable(float(self.grad_norm[-1])), "points": int(len(self.t))}
+        if self.kind == "flow":
+            out["event_time"] = None if not np.isfinite(self.event_time) else float(self.event_time)
+            out["t_final"] = float(self.t[-1])
+        else:
+            out["event_step"] = None if int(self.event_step) < 0 else int(self.event_step)
+            out["steps"] = int(self.t[-1])
+        out["stats"] = jsonable(self.stats)
+        return out
+
+    # ----------------------------------------------------------------- I/O
+    _ARRAYS = ("t", "theta", "risk", "grad_norm", "valid", "event_time", "event_step")
+
+    def save(self, path: str | os.PathLike) -> str:
+        """Write ``path`` (``.npz`` appended if missing); exact round trip with :meth:`load`."""
+        path = os.fspath(path)
+        if not path.endswith(".npz"):
+            path += ".npz"
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        arrays = {k: np.asarray(getattr(self, k)) for k in self._ARRAYS}
+        for k, v in self.stats.items():
+            arrays[f"stats__{k}"] = np.asarray(v)
+        for k, v in self.per_member.items():
+            arrays[f"per_member__{k}"] = np.asarray(v)
+        meta = {"format": FORMAT, "kind": self.kind,
+                "outcome": jsonable(np.asarray(self.outcome)) if self.is_batch else str(self.outcome),
+                "settings": jsonable(self.settings),
+                "stats_keys": list(self.stats), "per_member_keys": list(self.per_member)}
+        arrays["meta"] = np.asarray(json.dumps(meta))
+        np.savez(path, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Trajectory":
+        path = os.fspath(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                if meta.get("format") != FORMAT:
+                    raise ValueError(f"format {meta.get('format')!r}")
+                arrays = {k: z[k] for k in cls._ARRAYS}
+                stats = {k: z[f"stats__{k}"] for k in meta["stats_keys"]}
+                # files before 0.2 named the per-member table "params"
+                old = "params_keys" in meta
+                per_member = {k: z[f"params__{k}" if old else f"per_member__{k}"]
+                              for k in meta["params_keys" if old else "per_member_keys"]}
+        except (OSError, KeyError, ValueError) as err:
+            raise ValueError(f"{path} is not a flowdeq trajectory file ({err}).") from None
+        outcome = normalise(meta["outcome"])
+        batch = arrays["t"].ndim == 2
+        stats = {k: (v if batch else v.item()) for k, v in stats.items()}
+        et = arrays["event_time"]
+        es = arrays["event_step"]
+        return cls(kind=meta["kind"], t=arrays["t"], theta=arrays["theta"], risk=arrays["risk"],
+                   grad_norm=arrays["grad_norm"], valid=arrays["valid"], outcome=outcome,
+                   event_time=et if batch else float(et), event_step=es if batch else int(es),
+                   stats=stats, settings=meta["settings"], per_member=per_member)
+
+    def __repr__(self) -> str:
+        if self.is_batch:
+            return f"Trajectory({self.kind}, {len(self)} members, outcomes={self.outcome_counts()})"
+        return (f"Trajectory({self.kind}, {len(self.t)} points, outcome={self.outcome!r}, "
+                f"R_final={float(self.risk[-1]):.3e})")
