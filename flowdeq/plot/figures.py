@@ -1,0 +1,65 @@
+"""Quick figures for a single run: risk against time (log axis) and the θ path."""
+from __future__ import annotations
+
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..dynamics.trajectory import Trajectory
+
+__all__ = ["quick_figure", "save_fig"]
+
+
+def save_fig(fig, out, name, dpi=130):
+    """Write ``name.png`` and ``name.pdf`` into ``out``; close the figure; return the PNG path."""
+    os.makedirs(out, exist_ok=True)
+    png = os.path.join(out, f"{name}.png")
+    fig.savefig(png, dpi=dpi)
+    fig.savefig(os.path.join(out, f"{name}.pdf"))
+    plt.close(fig)
+    return png
+
+
+def quick_figure(traj: Trajectory, title: str | None = None):
+    """Two panels: R against t (or step) on a log axis, and the path of the first two entries
+    of flat θ (θ₁, θ₂ for the paper's d = 1 models).
+
+    Returns ``(fig, axes)``; never shows.  For a batch, every member is drawn.
+    """
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    members = list(traj.members())
+    xlabel = "time t" if traj.kind == "flow" else "step s"
+    for m in members:
+        r = np.where(m.risk > 0, m.risk, np.nan)
+        a1.semilogy(m.t, r, lw=1.2, color="#0072B2", alpha=1.0 if len(members) == 1 else 0.4)
+        a2.plot(m.theta[:, 0], m.theta[:, 1], lw=1.2, color="#0072B2",
+                alpha=1.0 if len(members) == 1 else 0.4)
+        a2.plot(m.theta[0, 0], m.theta[0, 1], "o", color="#009E73", ms=4)
+        a2.plot(m.theta[-1, 0], m.theta[-1, 1], "s", color="#D55E00", ms=4)
+    a1.set_xlabel(xlabel)
+    a1.set_ylabel("risk R(θ)")
+    a1.set_title("risk")
+    a1.grid(True, which="both", alpha=0.3)
+    labels = _labels(traj.settings.get("layout"))
+    if traj.settings.get("problem", {}).get("model", {}).get("kind") == "linear" \
+            and labels[1] == "theta2":
+        a2.axhline(1.0, color="k", ls="--", lw=1, label="singular line θ₂ = 1")
+        a2.legend(loc="best", fontsize=8)
+    a2.set_xlabel(labels[0])
+    a2.set_ylabel(labels[1])
+    a2.set_title("parameter path (start ●, end ■)")
+    a2.grid(True, alpha=0.3)
+    outcome = traj.outcome if isinstance(traj.outcome, str) else traj.outcome_counts()
+    fig.suptitle(title or f"{traj.kind}: outcome {outcome}")
+    return fig, (a1, a2)
+
+
+def _labels(layout):
+    """Names of flat θ's entries 0 and 1 from a trajectory's recorded layout."""
+    if not layout:
+        return ["θ[0]", "θ[1]"]
+    names = []
+    for name, (_, shape) in sorted(layout.items(), key=lambda kv: kv[1][0]):
+        names += [name] if not shape else [f"{name}{list(i)}" for i in np.ndindex(*shape)]
+    return (names + ["θ[1]"])[:2]
