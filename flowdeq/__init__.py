@@ -1,9 +1,15 @@
 """flowdeq: gradient-flow and gradient-descent dynamics of deep equilibrium models.
 
-Importing flowdeq enables float64 in JAX (``jax_enable_x64``): the stiff flows and
-the conservation checks need it.  The analysis layers (theory, diagnostics, rates,
-portraits, sweeps, singularity analysis) and ``gradient_flow`` are re-exported lazily,
-so ``import flowdeq`` pays for neither matplotlib nor diffrax until they are used.
+A ``Problem`` (any :class:`~flowdeq.models.AbstractDEQ` + a target + a data rule) goes in,
+a ``Trajectory`` comes out, and everything else reads trajectories.  The layers
+(``../shared/DESIGN.md``, checked by tests/test_layers.py)::
+
+    models/ data problem  →  dynamics/  →  analysis/ → ensembles/  →  plot/  →  app/
+
+Importing flowdeq enables float64 in JAX (``jax_enable_x64``): the stiff flows and the
+conservation checks need it.  The analysis layers, plotting and ``gradient_flow`` are
+re-exported lazily, so ``import flowdeq`` pays for neither matplotlib nor diffrax until
+they are used.
 """
 import importlib as _importlib
 
@@ -11,36 +17,40 @@ import jax as _jax
 
 _jax.config.update("jax_enable_x64", True)
 
-from .activations import ACTIVATIONS, Activation, get_activation  # noqa: E402
-from .config import RunConfig, load_config  # noqa: E402
+from ._outcomes import Outcome  # noqa: E402
 from .data import Empirical, Gaussian, MonteCarlo, Uniform  # noqa: E402
-from .descent import gradient_descent  # noqa: E402
-from .models import LinearDEQ, SingleIndexDEQ  # noqa: E402
+from .dynamics.descent import gradient_descent  # noqa: E402
+from .dynamics.settings import DescentSettings, FlowSettings  # noqa: E402
+from .dynamics.trajectory import Trajectory  # noqa: E402
+from .models import (ACTIVATIONS, AbstractDEQ, Activation, LinearDEQ, LinearTarget,  # noqa: E402
+                     SingleIndexDEQ, SingleIndexTarget, get_activation)
 from .problem import Problem  # noqa: E402
-from .targets import LinearTarget, SingleIndexTarget  # noqa: E402
-from .trajectory import Trajectory  # noqa: E402
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402,F401
 
 _LAZY = {
-    "gradient_flow": "flow",  # diffrax costs 0.3 s of import; GD-only scripts skip it
-    "enable_compilation_cache": "cache",
-    "fit_rate": "rates", "RateFit": "rates", "compare_with_bound": "rates",
-    "diagnose": "diagnostics",
-    "check_theorems": "theory", "single_index_constants": "theory",
-    "linear_constants": "theory", "rho_infimum": "theory",
+    "gradient_flow": "dynamics.flow",  # diffrax costs 0.3 s of import; GD-only scripts skip it
+    "RunConfig": "app.config", "load_config": "app.config",
+    "enable_compilation_cache": "app.cache",
+    "fit_rate": "analysis.rates", "RateFit": "analysis.rates",
+    "compare_with_bound": "analysis.rates",
+    "diagnose": "analysis.diagnostics",
+    "check_theorems": "analysis.theory", "single_index_constants": "analysis.theory",
+    "linear_constants": "analysis.theory", "rho_infimum": "analysis.theory",
 }
 
 
 def __getattr__(name):
     if name in _LAZY:
+        # import cost: diffrax, scipy and the app layer load only when first used
         return getattr(_importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'flowdeq' has no attribute {name!r}")
 
 
 __all__ = [
-    "ACTIVATIONS", "Activation", "get_activation", "RunConfig", "load_config",
+    "ACTIVATIONS", "Activation", "get_activation", "AbstractDEQ", "Outcome",
     "Empirical", "Gaussian", "MonteCarlo", "Uniform", "gradient_descent", "gradient_flow",
+    "FlowSettings", "DescentSettings",
     "LinearDEQ", "SingleIndexDEQ", "Problem", "LinearTarget", "SingleIndexTarget", "Trajectory",
     *_LAZY,
 ]

@@ -6,7 +6,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from flowdeq.studies import script_main  # noqa: E402
+from flowdeq.app.studies import script_main  # noqa: E402
 
 if __name__ == "__main__":
     script_main("activations")

@@ -11,12 +11,12 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..activations import get_activation
-from ..data import Uniform
-from ..descent import gradient_descent
-from ..models import SingleIndexDEQ
-from ..problem import Problem
-from ..targets import SingleIndexTarget
+from ...models.activations import get_activation
+from ...data import Uniform
+from ...dynamics.descent import gradient_descent
+from ...models import SingleIndexDEQ
+from ...problem import Problem
+from ...models.targets import SingleIndexTarget
 from ._common import OI, fmt, loglinear_rate, save_fig, write_json, write_md
 
 NAME = "activations"

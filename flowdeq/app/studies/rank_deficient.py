@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import Gaussian
-from ..models import LinearDEQ
-from ..problem import Problem
-from ..sweep import run_sweep, sample_starts
-from ..targets import LinearTarget
+from ...data import Gaussian
+from ...models import LinearDEQ
+from ...problem import Problem
+from ...ensembles.sweep import run_sweep, sample_starts
+from ...models.targets import LinearTarget
 from ._common import fmt, write_json, write_md
-from ..singularity import analyze_sweep, write_analysis
+from ...ensembles.singularity import analyze_sweep
+from ...plot.sweeps import write_analysis
 
 NAME = "rank-deficient"
 DESCRIPTION = "Open Question 2: linear DEQ flow with singular E[XXᵀ] (d = 2, rank 1)"
@@ -33,7 +34,7 @@ def run(out, quick=False):
     an = analyze_sweep(P, res)
     write_analysis(an, out, problem=P)
     thf = res["theta_final"]
-    ok = res["outcome"] != "ill-posed"
+    ok = res["outcome"] != "ill_posed_start"
     null0, nullf = st[:, :2] @ null, thf[:, :2] @ null
     r0 = np.sqrt(np.sum(st[:, :2] ** 2, 1) + (st[:, 2] - 1) ** 2)
     rf = np.sqrt(np.sum(thf[:, :2] ** 2, 1) + (thf[:, 2] - 1) ** 2)

@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import argparse
 import importlib
 
 __all__ = ["STUDIES", "cli_list", "cli_study", "run_study", "script_main"]
@@ -28,13 +29,7 @@ def _module(name):
 
 
 def available():
-    out = {}
-    for name in STUDIES:
-        try:
-            out[name] = _module(name).DESCRIPTION
-        except ImportError:  # pragma: no cover - a study not written yet
-            pass
-    return out
+    return {name: _module(name).DESCRIPTION for name in STUDIES}
 
 
 def cli_list():
@@ -55,8 +50,6 @@ def cli_study(name: str, out: str, quick: bool = False) -> dict:
 
 def script_main(name: str, argv=None) -> dict:
     """``python studies/<name>.py [--out DIR] [--quick]``: what each script in studies/ runs."""
-    import argparse
-
     ap = argparse.ArgumentParser(description=f"Run the `{name}` study (see docs/studies.md).")
     ap.add_argument("--out", default=f"results/{name}")
     ap.add_argument("--quick", action="store_true", help="reduced size")

@@ -11,12 +11,12 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..data import Uniform
-from ..models import SingleIndexDEQ
-from ..portraits import outcome_map_figure
-from ..problem import Problem
-from ..sweep import grid_starts, run_sweep
-from ..targets import SingleIndexTarget
+from ...data import Uniform
+from ...models import SingleIndexDEQ
+from ...plot.portraits import outcome_map_figure
+from ...problem import Problem
+from ...ensembles.sweep import grid_starts, run_sweep
+from ...models.targets import SingleIndexTarget
 from ._common import save_fig, write_json, write_md
 
 NAME = "basins"

@@ -9,6 +9,7 @@ Thm 3.9 (distance to (2, 0) decreases).
 """
 from __future__ import annotations
 
+import importlib.resources
 import os
 import time
 
@@ -16,24 +17,24 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..config import load_config
-from ..descent import gradient_descent
-from ..flow import gradient_flow
-from ..portraits import add_landmarks
+from ...dynamics.descent import gradient_descent
+from ...dynamics.flow import gradient_flow
+from ...models import LinearDEQ
+from ...plot.portraits import add_landmarks
 from ._common import OI, fmt, save_fig, write_json, write_md
 
 NAME = "paper"
 DESCRIPTION = "Figures 1–5 of Sec. 4 (linear and sigmoid DEQ), gradient flow beside GD"
 
-_CFG = os.path.join(os.path.dirname(__file__), "..", "..", "data", "configs")
-
-
 def _config(name):
-    return load_config(os.path.normpath(os.path.join(_CFG, name)))
+    # package data, so the study runs from an installed wheel as from a checkout
+    with importlib.resources.as_file(importlib.resources.files("flowdeq.app") / "configs" / name) as p:
+        return load_config(p)
 
 
 def _radius(th):
-    th = np.asarray(th)
-    return np.sqrt(np.sum(th[..., :-1] ** 2, -1) + (th[..., -1] - 1) ** 2)
+    t1, t2 = LinearDEQ.split(np.asarray(th, float))
+    return np.sqrt(np.sum(t1 ** 2, -1) + (t2 - 1) ** 2)
 
 
 def _loss_and_function(problem, gd, fl, eta, label, out, name, fignum):
@@ -68,7 +69,7 @@ def _trajectory_and_distance(problem, gd, fl, eta, ref, ref_label, out, name, fi
            label="gradient descent iterates")
     a.plot(fl.theta[:, 0], fl.theta[:, 1], "-", lw=1.6, color=OI["blue"], label="gradient flow")
     a.plot(gd.theta[0, 0], gd.theta[0, 1], "D", color=OI["sky"], mec="k", label="θ(0)")
-    circles = [_radius(gd.theta[0])] if problem.is_linear else ()
+    circles = [_radius(gd.theta[0])] if problem.model.kind == "linear" else ()
     add_landmarks(a, problem, circles=circles, xlim=lims[0], ylim=lims[1])
     a.set_xlabel("θ₁")
     a.set_ylabel("θ₂")

@@ -9,12 +9,12 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..data import Uniform
-from ..descent import gradient_descent
-from ..flow import gradient_flow
-from ..models import LinearDEQ, SingleIndexDEQ
-from ..problem import Problem
-from ..targets import LinearTarget, SingleIndexTarget
+from ...data import Uniform
+from ...dynamics.descent import gradient_descent
+from ...dynamics.flow import gradient_flow
+from ...models import LinearDEQ, SingleIndexDEQ
+from ...problem import Problem
+from ...models.targets import LinearTarget, SingleIndexTarget
 from ._common import OI, fmt, save_fig, write_json, write_md
 
 NAME = "empirical-vs-population"
