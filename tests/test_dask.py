@@ -17,7 +17,7 @@ from flowdeq import LinearDEQ, LinearTarget, Problem, Uniform
 from flowdeq.sweep import SweepInterrupted, grid_starts, load_sweep, run_sweep
 
 FLOATS = ("event_time", "theta_final", "risk_final", "grad_norm_final", "min_margin",
-          "t_min_margin", "t_final", "step_size", "theta2_before", "theta2_after")
+          "t_min_margin", "t_final", "step_size", "theta_before", "theta_after")
 EXACT = ("outcome", "event_step", "start")
 
 

@@ -65,7 +65,7 @@ def test_noncontractive_and_diverged():
     p = fd.Problem(fd.SingleIndexDEQ("tanh", 1), fd.SingleIndexTarget([2.0], "tanh"),
                    fd.Uniform(0, 1, 1, nodes=16))
     tr = gradient_descent(p, [0.0, 0.9], 2.0, 100)   # big step pushes θ₂ past 1/L = 1
-    assert tr.outcome == "noncontractive"
+    assert tr.outcome == "ill_posed"
     assert abs(tr.theta[-1, -1]) >= 1 - 1e-6
     assert np.isnan(tr.risk[-1]) and np.all(np.isfinite(tr.risk[:-1]))
     q = fd.Problem(fd.LinearDEQ(1), fd.LinearTarget([2.0]), fd.Uniform(0, 1, 1, nodes=8))
@@ -85,9 +85,9 @@ def test_batch_over_starts_and_step_sizes():
     etas = [0.01, 0.5, 5.0]
     b = gradient_descent(p, th, etas, 100)
     assert len(b) == 6
-    np.testing.assert_array_equal(b.params["step_size"], np.repeat(etas, 2))
+    np.testing.assert_array_equal(b.per_member["step_size"], np.repeat(etas, 2))
     for i in range(6):
-        single = gradient_descent(p, th[b.params["start"][i]], b.params["step_size"][i], 100)
+        single = gradient_descent(p, th[b.per_member["start"][i]], b.per_member["step_size"][i], 100)
         assert single.outcome == b.outcome[i]
         np.testing.assert_allclose(single.theta, b[i].theta, rtol=1e-14)
 

@@ -11,6 +11,7 @@ from flowdeq.descent import gradient_descent
 from flowdeq.diagnostics import (conservation_check, diagnose, energy_residual, lasalle_check,
                                  lyapunov_check, predicted_limit)
 from flowdeq.flow import gradient_flow
+from flowdeq.plot import report_figure
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,7 @@ def test_single_index_limit_and_figure(tmp_path):
     bad = _copy(tr)
     bad.theta[-1] = np.array([1.5, 0.3])
     assert not diagnose(bad, pr).passed
-    fig, axes = rep.figure()
+    fig, axes = report_figure(rep)
     fig.savefig(tmp_path / "d.png")
     assert (tmp_path / "d.png").stat().st_size > 1000
 

@@ -54,7 +54,7 @@ def test_singular_event_time_matches_scipy(linear_1d):
     ev.terminal = True
     ref = scipy_flow(linear_1d, [0.1, 0.5], 10.0, events=ev)
     tr = gradient_flow(linear_1d, [0.1, 0.5], 10.0, singular_eps=eps, rtol=1e-12, atol=1e-14)
-    assert tr.outcome == "singular"
+    assert tr.outcome == "ill_posed"
     assert tr.event_time == pytest.approx(ref.t_events[0][0], abs=1e-6)
     assert abs(1 - tr.theta[-1, -1]) == pytest.approx(eps, abs=1e-9)
     # every saved point before the event is kept, none after it
@@ -106,7 +106,7 @@ def test_contraction_lost_event_matches_scipy():
     ev.terminal = True
     ref = scipy_flow(p, [0.0, 0.9], 5.0, events=ev)
     tr = gradient_flow(p, [0.0, 0.9], 5.0, singular_eps=eps, rtol=1e-12, atol=1e-14)
-    assert tr.outcome == "singular"
+    assert tr.outcome == "ill_posed"
     assert tr.event_time == pytest.approx(ref.t_events[0][0], abs=1e-6)
     assert np.all(np.isfinite(tr.risk))
 
@@ -115,7 +115,7 @@ def test_batch_keeps_each_members_outcome(linear_1d):
     th = np.array([[0.1, 0.5], [1.0, -1.0], [0.1, 0.5], [-0.5, 1.5]])
     caps = gradient_flow(linear_1d, th, 10.0, singular_eps=0.3, rtol=1e-10, atol=1e-12)
     # member 0 and 2 approach θ₂ = 0.772 > 0.7 -> singular; member 1: |1-θ₂| stays ≥ 0.3
-    assert list(caps.outcome) == ["singular", "converged", "singular", "converged"]
+    assert list(caps.outcome) == ["ill_posed", "converged", "ill_posed", "converged"]
     single = gradient_flow(linear_1d, th[1], 10.0, singular_eps=0.3, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(caps[1].theta, single.theta, atol=1e-12)
     assert caps[0].event_time == caps[2].event_time

@@ -84,11 +84,11 @@ def test_d2_slice_projection():
 
 def test_outcome_map_figure():
     xs, ys = np.arange(3.0), np.arange(2.0)
-    oc = np.array([["converged", "singular", "converged"], ["diverged", "converged", "converged"]])
+    oc = np.array([["converged", "ill_posed", "converged"], ["diverged", "converged", "converged"]])
     fig, ax = outcome_map_figure(xs, ys, oc, np.ones((2, 3)))
     assert any(im.get_gid() == "outcome_map" for im in ax.images)
     labels = {t.get_text() for t in ax.get_legend().get_texts()}
-    assert {"converged", "singular", "diverged"} <= labels
+    assert {"converged", "ill_posed", "diverged"} <= labels
     with pytest.raises(ValueError, match="outcome"):
         outcome_map_figure(xs, ys, oc.T)
     with pytest.raises(ValueError, match="xlim"):

@@ -81,8 +81,8 @@ def test_equilibrium_reports_noncontractive_as_nan_and_error():
     y = np.asarray(m.output(np.array([1.0, 1.2]), np.array([[0.5], [0.7]])))
     assert np.all(np.isnan(y))
     with pytest.raises(ValueError, match="L\\|θ₂\\|"):
-        m.equilibrium(np.array([1.0, 1.2]), np.array([[0.5]]))
-    y = m.equilibrium(np.array([1.0, 0.5]), np.array([[0.5]]))
+        m.solve(np.array([1.0, 1.2]), np.array([[0.5]]))
+    y = m.solve(np.array([1.0, 0.5]), np.array([[0.5]]))
     assert y[0] == pytest.approx(np.tanh(0.5 + 0.5 * y[0]), abs=1e-14)
 
 

@@ -76,6 +76,25 @@ def test_descent_new_values_do_not_recompile(which, request):
     assert len(seen) == 0, f"{len(seen)} recompilation(s) for new values"
 
 
+def test_user_model_new_values_and_new_data_do_not_recompile():
+    # the generic path (Newton equilibrium, autodiff ∇R) keys compilation on shapes only:
+    # a new θ₀, new settings, and a new target of the same size reuse the executables
+    from test_user_model import TanhBiasDEQ
+
+    def problem(xi):
+        return flowdeq.Problem(TanhBiasDEQ(), flowdeq.SingleIndexTarget([xi], "tanh"),
+                               flowdeq.Uniform(0, 1, 1, nodes=8))
+
+    th = np.array([[0.5, 0.3, 0.0], [0.1, -0.2, 0.3]])
+    gradient_flow(problem(2.0), th, 1.0, rtol=1e-6, atol=1e-8, n_save=5)
+    gradient_descent(problem(2.0), th, [0.1], 10)
+    with count_compiles() as seen:
+        gradient_flow(problem(1.5), th + 0.05, 1.5, rtol=1e-7, atol=1e-9, singular_eps=1e-5,
+                      n_save=5)
+        gradient_descent(problem(1.5), th - 0.05, [0.2], 10, converged_tol=1e-9)
+    assert len(seen) == 0, f"{len(seen)} recompilation(s) for new values"
+
+
 def test_risk_and_grad_new_theta_do_not_recompile(sigmoid):
     sigmoid.risk_and_grad(np.array([0.1, 0.2]))
     with count_compiles() as seen:

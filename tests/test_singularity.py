@@ -51,8 +51,8 @@ def test_gd_crossings_and_closest_approach_match_a_python_loop(problem):
             assert (res["outcome"][k] == "crossed") == crossed, (eta, th0)
             if crossed:
                 assert res["event_step"][k] == event
-                np.testing.assert_allclose(res["theta2_before"][k], before, rtol=1e-9)
-                np.testing.assert_allclose(res["theta2_after"][k], after, rtol=1e-9)
+                np.testing.assert_allclose(res["theta_before"][k][-1], before, rtol=1e-9)
+                np.testing.assert_allclose(res["theta_after"][k][-1], after, rtol=1e-9)
                 if np.isnan(smallest[j]):
                     smallest[j] = eta
             if not diverged:

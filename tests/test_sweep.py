@@ -23,7 +23,7 @@ KW = dict(kind="descent", step_sizes=[0.05, 0.8], settings={"steps": 40}, chunk_
 
 def _same(a, b):
     for k in ("outcome", "event_step", "theta_final", "risk_final", "min_margin", "start",
-              "step_size", "theta2_before", "theta2_after"):
+              "step_size", "theta_before", "theta_after"):
         np.testing.assert_array_equal(np.asarray(a[k]), np.asarray(b[k]), err_msg=k)
 
 
@@ -109,5 +109,5 @@ def test_ill_posed_starts_are_labelled_not_run(problem):
     st = np.array([[0.3, 1.0], [0.3, 0.5]])
     r = run_sweep(problem, st, None, kind="descent", step_sizes=[0.1], settings={"steps": 5},
                   progress=False)
-    assert r["outcome"][0] == "ill-posed"
-    assert r["outcome"][1] != "ill-posed"
+    assert r["outcome"][0] == "ill_posed_start"
+    assert r["outcome"][1] != "ill_posed_start"
