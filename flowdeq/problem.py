@@ -122,11 +122,15 @@ class Problem(eqx.Module):
         """Flat θ (..., p) → the model's parameter pytree."""
         return self.model.unravel(jnp.asarray(theta))
 
-    @eqx.filter_jit
     def output(self, theta, x=None):
         """ŷ_θ at the rule's nodes (default) or at inputs x (n, d)."""
+        # features are NumPy in, NumPy out, so they run before the jitted solve, not in it
         X = self.X if x is None else jnp.asarray(self.model.features(np.asarray(x, float)))
-        return self.model.predict(self.model.unravel(jnp.asarray(theta)), X)[0]
+        return self._output(jnp.asarray(theta), X)
+
+    @eqx.filter_jit
+    def _output(self, theta, X):
+        return self.model.predict(self.model.unravel(theta), X)[0]
 
     # ------------------------------------------------------------ risk, grad
     @eqx.filter_jit

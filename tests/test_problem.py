@@ -112,3 +112,12 @@ def test_problem_rejects_mismatched_dimensions():
         fd.Problem(fd.LinearDEQ(2), fd.LinearTarget([1.0]), fd.Uniform(0, 1, 2, nodes=4))
     with pytest.raises(ValueError, match="dim"):
         fd.Problem(fd.LinearDEQ(1), fd.LinearTarget([1.0]), fd.Uniform(0, 1, 2, nodes=4))
+
+
+def test_problem_output_at_new_inputs_matches_the_closed_form(linear_aniso):
+    # the paper study draws ŷ_θ on a plotting grid: x is not the rule's nodes
+    th = np.array([0.3, -0.7, 0.2])
+    x = np.array([[0.5, -1.0], [2.0, 0.25], [0.0, 0.0]])
+    np.testing.assert_allclose(np.asarray(linear_aniso.output(th, x)), x @ th[:2] / (1 - th[2]),
+                               rtol=1e-13, atol=1e-15)
+    assert np.asarray(linear_aniso.output(th)).shape == (linear_aniso.X.shape[0],)
