@@ -55,3 +55,14 @@ def test_old_files_have_no_layout_and_say_so():
     f = _load("flow_v1_commit0958b6f.npz")[0]
     with pytest.raises(ValueError, match="flat theta"):
         f.params(-1)
+
+
+def test_renamed_0_1_calls_still_read_or_name_the_new_call():
+    g = _load("descent_v1_commit0958b6f.npz")
+    with pytest.warns(DeprecationWarning, match="per_member"):
+        assert g.params["step_size"].tolist() == [10.0, 10.0, 1000.0, 1000.0]
+    # 0.1's SingleIndexDEQ.equilibrium(theta, x) is solve(theta, x) now
+    m = fd.SingleIndexDEQ("sigmoid", 1)
+    with pytest.raises(ValueError, match="solve"):
+        m.equilibrium(np.array([1.0, 0.5]), np.array([[0.2]]))
+    assert m.solve(np.array([1.0, 0.5]), np.array([[0.2]])).shape == (1,)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,6 +46,21 @@ def jsonable(obj, nonfinite=repr):
         return bool(obj)
     return obj
 
+
+
+class _ParamsAccess:
+    """Callable for the 0.2 pytree view, subscriptable for 0.1 scripts' per-member dict."""
+
+    def __init__(self, traj):
+        self._traj = traj
+
+    def __call__(self, k: int = -1) -> dict:
+        return self._traj._params_at(k)
+
+    def __getitem__(self, key):
+        warnings.warn("traj.params[...] is traj.per_member[...] since flowdeq 0.2 (traj.params(k) "
+                      "is now the parameter pytree)", DeprecationWarning, stacklevel=2)
+        return self._traj.per_member[key]
 
 
 @dataclass
@@ -85,9 +101,14 @@ class Trajectory:
             self.valid = np.ones(np.shape(self.t), dtype=bool)
 
     # ----------------------------------------------------- parameter pytree
-    def params(self, k: int = -1) -> dict:
-        """The parameter pytree (name → array) at saved point ``k`` (default the last; for a
-        batch, ``traj[i].params(k)``), from the layout recorded in ``settings``."""
+    @property
+    def params(self) -> "_ParamsAccess":
+        """``traj.params(k)``: the parameter pytree (name → array) at saved point ``k``
+        (default the last; for a batch, ``traj[i].params(k)``), from the recorded layout.
+        (``traj.params["step_size"]``, 0.1's name for ``per_member``, still reads.)"""
+        return _ParamsAccess(self)
+
+    def _params_at(self, k: int = -1) -> dict:
         if self.is_batch:
             raise ValueError("params(k) reads one member: use traj[i].params(k).")
         theta = np.asarray(self.theta[k])

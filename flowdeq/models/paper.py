@@ -87,6 +87,15 @@ class _ScalarFeedbackDEQ(AbstractDEQ):
         v[-1] = 1.0
         return np.zeros(self.n_params), u, v, ("θ₁" if self.n_params == 2 else "θ₁ᵀξ/‖ξ‖", "θ₂")
 
+    @staticmethod
+    def _params(params):
+        # 0.1's equilibrium(theta, x) took a flat θ: fail with the new names, not an IndexError
+        if not isinstance(params, dict):
+            raise ValueError("equilibrium(params, X) takes the parameter dict (model.unravel(theta)) "
+                             "and features X; for a flat θ and raw inputs x use output(theta, x) "
+                             "or solve(theta, x), which raises where the solve fails.")
+        return params
+
     def output(self, theta, x):
         """y_θ(x) for flat θ and raw inputs x (n, d) (NaN where not certified)."""
         t1, t2 = self.split(theta)
@@ -120,6 +129,7 @@ class LinearDEQ(_ScalarFeedbackDEQ):
         return xt @ t1 / (1.0 - t2)
 
     def equilibrium(self, params, X, z0=None):
+        params = self._params(params)
         return self._scalar_output(params["theta1"], params["theta2"], X)[:, None]
 
     def risk_and_grad(self, theta, arrays: Arrays, state=None):
@@ -169,6 +179,7 @@ class SingleIndexDEQ(_ScalarFeedbackDEQ):
         return solve_equilibrium(self.activation, xt @ t1, t2)
 
     def equilibrium(self, params, X, z0=None):
+        params = self._params(params)
         return self._scalar_output(params["theta1"], params["theta2"], X)[:, None]
 
     def solve(self, theta, x):
