@@ -12,13 +12,16 @@ import enum
 
 import numpy as np
 
-__all__ = ["Outcome", "FLOW_OUTCOMES", "DESCENT_OUTCOMES", "LEGACY_LABELS", "normalise"]
+__all__ = ["Outcome", "FLOW_OUTCOMES", "DESCENT_OUTCOMES", "LEGACY_LABELS", "normalise",
+           "refine_converged"]
 
 
 class Outcome(str, enum.Enum):
     crossed = "crossed"
     ill_posed = "ill_posed"
+    nonfinite = "nonfinite"
     converged = "converged"
+    stationary = "stationary"
     diverged = "diverged"
     max_time = "max_time"
     max_steps = "max_steps"
@@ -36,10 +39,14 @@ class Outcome(str, enum.Enum):
 _MESSAGES = {
     Outcome.crossed: "GD jumped between components of the well-posed set (model.side changed "
                      "sign); the flow never does (Lemma 3.2)",
-    Outcome.ill_posed: "the margin to ill-posedness fell to singular_eps, or the equilibrium "
-                       "could not be certified",
-    Outcome.converged: "‖∇R‖ fell to converged_tol",
-    Outcome.diverged: "R or θ became non-finite or exceeded divergence_cap",
+    Outcome.ill_posed: "the margin to ill-posedness fell to singular_eps",
+    Outcome.nonfinite: "R or ∇R became NaN at a finite θ (stats['message'] names what: "
+                       "the equilibrium, the readout, the risk or its gradient)",
+    Outcome.converged: "‖∇R‖ fell to converged_tol at a minimiser: R − R* ≤ risk_tol·max(1, "
+                       "E f²) where the model knows R*, else a certified event",
+    Outcome.stationary: "‖∇R‖ fell to converged_tol where R − R* > risk_tol·max(1, E f²): a "
+                        "stationary point that is not a minimiser (or a flat run to infinity)",
+    Outcome.diverged: "R or θ became infinite or exceeded divergence_cap",
     Outcome.max_time: "no event before t1",
     Outcome.max_steps: "no event within the given number of GD steps",
     Outcome.failed: "the ODE solver gave up (see stats['message'])",
@@ -48,10 +55,10 @@ _MESSAGES = {
 }
 
 # index = the integer code the compiled solves return
-FLOW_OUTCOMES = (Outcome.ill_posed, Outcome.converged, Outcome.diverged, Outcome.max_time,
-                 Outcome.failed)
-DESCENT_OUTCOMES = (Outcome.crossed, Outcome.ill_posed, Outcome.diverged, Outcome.converged,
-                    Outcome.max_steps, Outcome.failed)
+FLOW_OUTCOMES = (Outcome.nonfinite, Outcome.ill_posed, Outcome.converged, Outcome.diverged,
+                 Outcome.max_time, Outcome.failed)
+DESCENT_OUTCOMES = (Outcome.crossed, Outcome.ill_posed, Outcome.nonfinite, Outcome.diverged,
+                    Outcome.converged, Outcome.max_steps, Outcome.failed)
 LEGACY_LABELS = {"singular": Outcome.ill_posed.value, "noncontractive": Outcome.ill_posed.value,
                  "ill-posed": Outcome.ill_posed_start.value}
 
@@ -67,3 +74,18 @@ def normalise(labels):
 def labels(codes, table) -> np.ndarray:
     """Integer codes from a compiled solve → an array of labels."""
     return np.array([table[c].value for c in np.asarray(codes).ravel()]).reshape(np.shape(codes))
+
+
+def refine_converged(outcome, risk, risk_min, scale, tol):
+    """``converged`` members whose R − R* exceeds tol·scale become ``stationary``.
+
+    ``risk_min`` is R* where the model knows it (NaN otherwise: those keep ``converged``,
+    which the event certified); R ≥ 0 always, so R ≤ tol·scale is a minimiser for any model.
+    Returns (outcome, gap) with gap = R − R* (NaN where unknown)."""
+    outcome = np.asarray(outcome).astype(f"<U{max(len(o.value) for o in Outcome)}")
+    risk = np.asarray(risk, float)
+    gap = risk - risk_min if np.isfinite(risk_min) else np.full_like(risk, np.nan)
+    floor = tol * scale
+    off = (outcome == Outcome.converged.value) & (gap > floor) & ~(risk <= floor)
+    outcome[off] = Outcome.stationary.value
+    return outcome, gap

@@ -73,6 +73,17 @@ def _margins(model, theta):
     return jax.vmap(lambda t: model.margin(model.unravel(t)))(theta)
 
 
+@eqx.filter_jit
+def _probe(model, theta, arrays):
+    """Each stage of R(θ) separately (equilibrium, readout, risk, gradient), to name the one
+    that went NaN."""
+    params = model.unravel(theta)
+    yhat, z = model.predict(params, arrays.X)
+    risk = jnp.dot(arrays.w, (yhat - arrays.f) ** 2)
+    grad = model.risk_and_grad(theta, arrays)[1]
+    return z, yhat, risk, grad
+
+
 class Problem(eqx.Module):
     """A model, a target and a data rule: everything the dynamics need.
 
@@ -85,6 +96,7 @@ class Problem(eqx.Module):
     target: eqx.Module
     _data: _Untraced = eqx.field(static=True)
     arrays: Arrays
+    risk_min: jax.Array  # R* where the model knows it, NaN otherwise (an array: no recompiles)
 
     def __init__(self, model, target, data):
         if not isinstance(model, AbstractDEQ):
@@ -104,6 +116,13 @@ class Problem(eqx.Module):
                              "give ξ with one entry per input coordinate.")
         self.model, self.target, self._data = model, target, _Untraced(data)
         self.arrays = _arrays(model, target, x, np.asarray(w, float))
+        f = np.asarray(self.arrays.f)
+        if not np.all(np.isfinite(f)):
+            i = int(np.argmax(~np.isfinite(f)))
+            raise ValueError(f"the target is {f[i]} at {np.sum(~np.isfinite(f))} of {f.size} data "
+                             f"points (first x = {x[i].tolist()}): give a target finite on the data.")
+        rmin = model.known_minimum(self.arrays, target)
+        self.risk_min = device(np.nan if rmin is None else rmin)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -194,6 +213,26 @@ class Problem(eqx.Module):
             raise ValueError(f"{name}{where} has margin {margin[i]:.4g} ≤ singular_eps: "
                              f"{self.model.ill_posed_hint(singular_eps)}.")
         return th
+
+    def explain_nonfinite(self, theta) -> str:
+        """Which stage of R(θ) is undefined at θ: the equilibrium, the readout, the risk or
+        its gradient (one line, for an outcome's message)."""
+        th = np.asarray(theta, float)
+        if not np.all(np.isfinite(th)):
+            return "θ itself is not finite"
+        z, yhat, risk, grad = (np.asarray(a) for a in _probe(self.model, device(th), self.arrays))
+        n = z.shape[0]
+        bad = ~np.all(np.isfinite(z.reshape(n, -1)), axis=1)
+        where = f"at θ = {np.array2string(th, precision=4, separator=', ')}"
+        if bad.any():
+            return (f"the equilibrium could not be certified at {bad.sum()} of {n} data points {where} "
+                    f"although margin = {float(self.margin(th)):.3g} > 0: the layer is undefined "
+                    "there, or the model's margin (e.g. an activation's lipschitz) is too optimistic")
+        if not np.all(np.isfinite(yhat)):
+            return f"the readout is not finite {where}"
+        if not np.isfinite(risk):
+            return f"the risk is not finite {where} (the activation or readout overflows)"
+        return f"∇R is not finite {where} (the activation's derivative is undefined there)"
 
     def describe(self) -> dict:
         return {"model": self.model.describe(), "target": self.target.describe(),

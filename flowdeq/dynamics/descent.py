@@ -10,9 +10,14 @@ Each member stops at the first iterate θ_k that triggers an event; θ_0 … θ_
 crossed         the model's ``side`` changed between θ_{k−1} and θ_k: GD jumped into
                 another component of the well-posed set (linear DEQ: over θ₂ = 1 —
                 the flow can never do this, Lemma 3.2)
-ill_posed       margin(θ_k) ≤ ε, or the equilibrium at θ_k could not be certified
-diverged        R(θ_k) or θ_k not finite, or above ``divergence_cap``
-converged       ‖∇R(θ_k)‖ ≤ ``converged_tol``
+ill_posed       margin(θ_k) ≤ ε
+nonfinite       R(θ_k) or ∇R(θ_k) is NaN at a finite θ_k (e.g. the equilibrium could not
+                be certified although the margin is positive); the message names the stage
+diverged        θ_k not finite, R(θ_k) or ∇R(θ_k) infinite, or R or ‖θ_k‖ above
+                ``divergence_cap``
+converged       ‖∇R(θ_k)‖ ≤ ``converged_tol`` and R − R* ≤ risk_tol·max(1, E f²) (where the
+                model knows R*; else ‖∇R‖ alone, which GD evaluates exactly at θ_k)
+stationary      ‖∇R(θ_k)‖ ≤ ``converged_tol`` but R − R* above that: not a minimiser
 max_steps       none of the above in ``steps`` steps
 ==============  ===================================================================
 
@@ -31,14 +36,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._outcomes import DESCENT_OUTCOMES, labels
-from .._validate import device
+from .._validate import check_size, device
+from .events import settle
 from ..problem import Problem
 from .settings import DescentSettings
 from .trajectory import Trajectory
 
 __all__ = ["gradient_descent"]
 
-_CROSSED, _ILL_POSED, _DIVERGED, _CONVERGED, _MAX_STEPS = range(5)
+_CROSSED, _ILL_POSED, _NONFINITE, _DIVERGED, _CONVERGED, _MAX_STEPS = range(6)
 
 
 @eqx.filter_jit
@@ -49,15 +55,17 @@ def _descend(problem: Problem, theta0, etas, steps, eps, gtol, cap):
             risk, grad, new_warm = problem.risk_and_grad_warm(theta, warm)
             gnorm = jnp.linalg.norm(grad)
             finite_theta = jnp.all(jnp.isfinite(theta))
-            nonfinite = ~jnp.isfinite(risk) | ~jnp.all(jnp.isfinite(grad)) | ~finite_theta
-            # an equilibrium that could not be certified comes back NaN at a finite θ
-            uncertified = finite_theta & jnp.any(jnp.isnan(new_warm))
-            ill = (problem.margin(theta) <= eps) | uncertified
-            diverged = nonfinite | (risk > cap) | (jnp.linalg.norm(theta) > cap)
+            # NaN = undefined (an equilibrium that could not be certified comes back NaN);
+            # ±inf = overflow, i.e. divergence
+            undefined = finite_theta & (jnp.isnan(risk) | jnp.any(jnp.isnan(grad))
+                                        | jnp.any(jnp.isnan(new_warm)))
+            ill = problem.margin(theta) <= eps
+            diverged = (~finite_theta | ~jnp.isfinite(risk) | ~jnp.all(jnp.isfinite(grad))
+                        | (risk > cap) | (jnp.linalg.norm(theta) > cap))
             converged = gnorm <= gtol
             new_code = jnp.where(crossed, _CROSSED, jnp.where(
-                ill, _ILL_POSED, jnp.where(
-                    diverged, _DIVERGED, jnp.where(converged, _CONVERGED, _MAX_STEPS))))
+                ill, _ILL_POSED, jnp.where(undefined, _NONFINITE, jnp.where(
+                    diverged, _DIVERGED, jnp.where(converged, _CONVERGED, _MAX_STEPS)))))
             stop = alive & (new_code != _MAX_STEPS)
             record = (theta, risk, gnorm, alive)
             code = jnp.where(stop, new_code, code)
@@ -93,6 +101,8 @@ def gradient_descent(problem: Problem, theta0, step_size=None, steps=None, *,
     singular_eps : stop (``ill_posed``) when the model's margin ≤ ε (1e-6).
     converged_tol : stop when ‖∇R‖ ≤ this (1e-10; 0 disables).
     divergence_cap : stop when R or ‖θ‖ exceeds this (1e10).
+    risk_tol : a stop at ‖∇R‖ ≤ converged_tol is ``converged`` only where R − R* ≤
+        risk_tol·max(1, E f²), else ``stationary`` (1e-8; see :func:`gradient_flow`).
 
     Returns
     -------
@@ -111,6 +121,10 @@ def gradient_descent(problem: Problem, theta0, step_size=None, steps=None, *,
     theta = problem.check_theta(theta0, s.singular_eps)
     batch = theta.ndim == 2 or np.ndim(s.step_size) > 0
     theta = np.atleast_2d(theta)
+    members = eta.size * theta.shape[0]
+    # the scan keeps every iterate: θ, R, ‖∇R‖ and a flag per step, on device and on host
+    check_size("steps", 2.0 * members * (steps + 1) * (theta.shape[1] + 3) * 8,
+               f"{members} member(s) × {steps + 1} iterates")
 
     wall = time.perf_counter()
     out = _descend(problem, device(theta), device(eta), int(steps),
@@ -121,13 +135,18 @@ def gradient_descent(problem: Problem, theta0, step_size=None, steps=None, *,
     flat = lambda a: a.reshape((m * n,) + a.shape[2:])
     th, risk, gnorm, valid, code, event = map(flat, (th, risk, gnorm, valid, code, event))
     t = np.broadcast_to(np.arange(steps + 1), valid.shape).copy()
+    rows = np.arange(m * n)
+    last = np.where(event >= 0, event, steps)
+    outcome, gap, message = settle(problem, labels(code, DESCENT_OUTCOMES), th[rows, last],
+                                   risk[rows, last], s.risk_tol, np.full(m * n, ""))
     settings = {"step_size": eta.tolist() if eta.size > 1 else float(eta[0]), "steps": int(steps),
                 "singular_eps": s.singular_eps, "converged_tol": s.converged_tol,
-                "divergence_cap": s.divergence_cap, "problem": problem.describe(),
+                "divergence_cap": s.divergence_cap, "risk_tol": s.risk_tol, "problem": problem.describe(),
                 "layout": problem.model.layout_record()}
     traj = Trajectory(
         kind="descent", t=t, theta=th, risk=risk, grad_norm=gnorm, valid=valid,
-        outcome=labels(code, DESCENT_OUTCOMES), event_time=np.full(m * n, np.nan),
-        event_step=event, stats={"wall_seconds": np.full(m * n, wall)}, settings=settings,
+        outcome=outcome, event_time=np.full(m * n, np.nan), event_step=event,
+        stats={"wall_seconds": np.full(m * n, wall), "message": message, "risk_gap": gap},
+        settings=settings,
         per_member={"step_size": np.repeat(eta, n), "start": np.tile(np.arange(n), m)})
     return traj if batch else traj[0]

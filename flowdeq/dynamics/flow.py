@@ -1,19 +1,24 @@
 r"""Gradient flow θ′(t) = −∇R(θ(t)) as a stiff ODE with diffrax, for any DEQ.
 
 Default solver: Kvaerno5 (L-stable ESDIRK, 5th order) with a PID step-size controller:
-near ill-posedness the flow is stiff.  Terminating events, each located by a root finder
-and labelled in the result (``Trajectory.outcome``, :class:`flowdeq.Outcome`):
+near ill-posedness the flow is stiff.  The flow stops at the first time any of these holds
+(one event function, located by bisection inside the last step: dynamics/events.py), and
+the result says which (``Trajectory.outcome``, :class:`flowdeq.Outcome`):
 
 ============  ==========================================================================
+nonfinite     R or ∇R NaN at a finite θ (the message names the stage that went undefined)
 ill_posed     the model's margin fell to ε (linear: |1 − θ₂| ≤ ε; single-index:
               L|θ₂| ≥ 1 − ε; any model: ``margin(params) ≤ ε``)
-converged     ‖∇R(θ)‖ ≤ ``converged_tol``
-diverged      R or θ not finite, or R or ‖θ‖ above ``divergence_cap``
+converged     ‖∇R(θ)‖ ≤ ``converged_tol`` at a minimiser (R − R* ≤ risk_tol·max(1, E f²)
+              where the model knows R*)
+stationary    ‖∇R(θ)‖ ≤ ``converged_tol`` where R − R* is larger: not a minimiser
+diverged      R infinite, or R or ‖θ‖ above ``divergence_cap``
 max_time      none of the above before t1
 failed        the ODE solver gave up (e.g. max_steps); the message is in ``stats``
 ============  ==========================================================================
 
-If two events fire inside the same step, the first in the order above is reported.
+Where ∇R is undefined the field is set to 0, so the solver steps into that region and the
+``nonfinite`` event stops the flow at its edge instead of rejecting steps until max_steps.
 Tolerances, ε, caps, t0/t1 and the save grid enter the compiled solve as arrays, so new
 values do not recompile; a batch θ₀ of shape (n, p) runs under one compilation with
 ``throw=False`` and each member keeps its own outcome.  The settings and their defaults are
@@ -33,8 +38,9 @@ import numpy as np
 import optimistix as optx
 
 from .._outcomes import FLOW_OUTCOMES, labels
-from .._validate import device
+from .._validate import check_size, device
 from ..problem import Problem
+from .events import BracketBisection, classify, event_function, event_values, settle
 from .settings import FlowSettings
 from .trajectory import Trajectory
 
@@ -54,9 +60,9 @@ SOLVERS = {
     "dopri5": diffrax.Dopri5,
     "dopri8": diffrax.Dopri8,
 }
-# Event functions are scaled to be O(1) near their roots (margins in θ units, logs of
-# ratios), so |f| ≤ 1e-9 locates the event quantity to ~1e-9 relative.
-_EVENT_ROOT = optx.Newton(rtol=1e-12, atol=1e-9)
+# the event time to 1e-13 relative (≤ ~45 halvings of the last step); see events.py
+_EVENT_ROOT = BracketBisection(rtol=1e-13, atol=1e-300)
+_MAX_TIME, _FAILED = 4, 5  # codes after the event conditions' (FLOW_OUTCOMES order)
 
 
 def _solver(spec):
@@ -130,7 +136,11 @@ def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max
     t0, t1 = ts[0], ts[-1]
 
     def field(t, y, args):
-        return -problem.grad(y)
+        # 0 where ∇R is undefined: the solver then accepts a step into that region and the
+        # ``nonfinite`` event stops the flow there, instead of rejecting steps until
+        # max_steps (an undefined field is never integrated: the event ends the solve)
+        g = problem.grad(y)
+        return jnp.where(jnp.all(jnp.isfinite(g)), -g, 0.0)
 
     shared = {}
 
@@ -144,21 +154,8 @@ def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max
             shared["y"], shared["value"] = y, problem.risk_and_grad(y)
         return shared["value"]
 
-    def ill_posed(t, y, args, **kw):
-        return problem.margin(y) - eps
-
-    def converged(t, y, args, **kw):
-        # log scale: the gradient decays exponentially, so its log is near-linear in t
-        # and the root finder converges in a few Newton steps.
-        return jnp.log(jnp.linalg.norm(risk_and_grad(y)[1]) + 1e-300) - jnp.log(gtol)
-
-    def diverged(t, y, args, **kw):
-        size = jnp.maximum(jnp.abs(risk_and_grad(y)[0]), jnp.linalg.norm(y))
-        room = jnp.log(cap) - jnp.log(size + 1e-300)
-        return jnp.where(jnp.isfinite(room), room, -1.0)
-
-    # each event fires when its function crosses zero downwards (room → none left)
-    event = diffrax.Event({"ill_posed": ill_posed, "converged": converged, "diverged": diverged},
+    # one event, the first condition in time (dynamics/events.py)
+    event = diffrax.Event(event_function(problem, eps, gtol, cap, risk_and_grad),
                           root_finder=_EVENT_ROOT, direction=False)
     controller = diffrax.PIDController(rtol=rtol, atol=atol)
     if exact_saves:
@@ -169,22 +166,28 @@ def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max
             diffrax.ODETerm(field), solver, t0, t1, None, y0,
             saveat=diffrax.SaveAt(ts=ts, t1=True), stepsize_controller=controller,
             event=event, max_steps=max_steps, throw=False)
-        mask = sol.event_mask
-        masks = jnp.stack([mask["ill_posed"], mask["converged"], mask["diverged"]])
-        fired = jnp.any(masks)
+        fired = sol.event_mask
         ok = sol.result == diffrax.RESULTS.successful
-        code = jnp.where(fired, jnp.argmax(masks), jnp.where(ok, 3, 4))
-        # message code: 0 none, 1 max_steps, 2 other solver failure, 3 event located
-        # but its root find did not certify convergence
+        # the located state is the last finite save (SaveAt(t1=True) writes it right after
+        # the last grid point reached); the condition that fired is read off there.  A start that already meets one is reported at t0:
+        # diffrax fires only on a crossing.
+        at_start = event_values(problem, y0, eps, gtol, cap, risk_and_grad)
+        start_hit = jnp.min(at_start) <= 0
+        y_event = sol.ys[jnp.sum(jnp.isfinite(sol.ts)) - 1]
+        at_event = event_values(problem, y_event, eps, gtol, cap, risk_and_grad)
+        code = jnp.where(start_hit, classify(at_start), jnp.where(
+            fired, classify(at_event), jnp.where(ok, _MAX_TIME, _FAILED)))
+        # message code: 0 none, 1 max_steps, 2 other solver failure, 3 event bracket not
+        # narrowed within the root finder's step budget (time approximate)
         located = sol.result == diffrax.RESULTS.event_occurred
-        maxed = jnp.where(fired, jnp.where(located, 0, 3),
+        maxed = jnp.where(start_hit, 0, jnp.where(fired, jnp.where(located, 0, 3),
                           jnp.where(ok, 0, jnp.where(
-                              sol.result == diffrax.RESULTS.max_steps_reached, 1, 2)))
+                              sol.result == diffrax.RESULTS.max_steps_reached, 1, 2))))
         valid = jnp.isfinite(sol.ts)
         # SaveAt(t1=True) writes the final (or event) state right after the last grid
         # point reached; drop it when it repeats that grid point.
         prev = jnp.concatenate([jnp.array([-jnp.inf]), sol.ts[:-1]])
-        valid = valid & (sol.ts != prev)
+        valid = valid & (sol.ts != prev) & (~start_hit | (sol.ts <= t0))
         ys = jnp.where(valid[:, None], sol.ys, y0[None, :])
         risk, grad = jax.vmap(problem.risk_and_grad)(ys)
         gnorm = jnp.linalg.norm(grad, axis=-1)
@@ -232,6 +235,9 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
     singular_eps : ε of the ``ill_posed`` event (1e-6).
     converged_tol : the ``converged`` event fires when ‖∇R‖ falls to this (0 disables it).
     divergence_cap : the ``diverged`` event fires when R or ‖θ‖ exceeds it (1e10).
+    risk_tol : a stop at ‖∇R‖ ≤ converged_tol is ``converged`` only where R − R* ≤
+        risk_tol·max(1, E f²) (R* from the model's ``known_minimum``), else ``stationary``
+        (1e-8).  ``stats["risk_gap"]`` holds R − R* (NaN where R* is unknown).
     n_save : points of the uniform save grid on [t0, t1] (ignored if ``ts`` is given).
     ts : explicit increasing save times within [t0, t1].
     max_steps : solver step budget (outcome ``failed`` when exhausted).
@@ -239,7 +245,14 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
         (one compiled shape; the last chunk padded), after ordering the members by their
         margin: under ``vmap`` a batch takes as many steps as its slowest member, and starts
         near ill-posedness are the slow ones (docs/performance.md, "chunking").  Results
-        come back in the caller's order and do not depend on the chunking.
+        come back in the caller's order.  The chunking (and a batch against a single run)
+        changes only XLA's vectorisation, so results agree to rounding, not bitwise:
+        outcomes are the same and paths agree to ~1e-13 relative (tests/test_outcomes.py
+        checks 1e-10).  A ``converged`` event *time* is as well defined as ‖∇R‖ is: where
+        its rounding floor (≈ ε_mach·‖∇²R‖·‖θ‖) nears converged_tol — within ~1e-5 of
+        θ₂ = 1 for the linear DEQ — the first dip below the tolerance is noise, and such
+        times moved by up to 3000× between chunkings while R − R* stayed ~1e-21
+        (docs/performance.md, entry 16).
     exact_saves : make every save time a step end, so saved points carry the solver's own
         accuracy instead of its dense-output interpolant's.  Default (None): on for solvers
         whose dense output is a cubic Hermite interpolant (the Kvaerno family), off for
@@ -258,10 +271,16 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
     if t1 is not None:
         options["t1"] = t1
     s = FlowSettings.build(settings, **options)
-    ts = s.save_times()
     theta = problem.check_theta(theta0, s.singular_eps)
     batch = theta.ndim == 2
     theta = np.atleast_2d(theta)
+    # every save holds θ, R, ‖∇R‖, t and a flag, on device (per chunk) and on host;
+    # checked before the grid itself is built
+    n_ts = s.n_save if s.ts is None else np.size(s.ts) + 2
+    check_size("n_save" if s.ts is None else "ts",
+               2.0 * len(theta) * (n_ts + 1) * (theta.shape[1] + 4) * 8,
+               f"{len(theta)} member(s) × {n_ts} saves")
+    ts = s.save_times()
     slv, sname = _solver(s.solver)
     exact_saves = _hermite_dense_output(slv) if s.exact_saves is None else bool(s.exact_saves)
     start = np.maximum(np.abs(np.asarray(jax.vmap(problem.risk)(device(theta)))),
@@ -281,17 +300,22 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
 
     outcome = labels(code, FLOW_OUTCOMES)
     t_last = np.max(np.where(valid, t, -np.inf), axis=1)
-    event_time = np.where(code < 3, t_last, np.nan)
+    event_time = np.where(code < _MAX_TIME, t_last, np.nan)
     message = np.array(["", "max_steps reached: raise max_steps or loosen rtol/atol",
                         "ODE solver failure (step size collapsed or non-finite field)",
-                        "event root find did not certify convergence; time is approximate"])[maxed]
+                        "the event's bracket was not narrowed within the root finder's budget; "
+                        "its time is approximate (within the last step)"])[maxed]
+    last = np.argmax(np.where(valid, t, -np.inf), axis=1)
+    rows = np.arange(len(theta))
+    outcome, gap, message = settle(problem, outcome, th[rows, last], risk[rows, last],
+                                   s.risk_tol, message)
     settings = {"solver": sname, "rtol": s.rtol, "atol": s.atol, "singular_eps": s.singular_eps,
                 "converged_tol": s.converged_tol, "divergence_cap": s.divergence_cap,
-                "t0": s.t0, "t1": s.t1, "max_steps": s.max_steps, "n_save": int(len(ts)),
+                "risk_tol": s.risk_tol, "t0": s.t0, "t1": s.t1, "max_steps": s.max_steps, "n_save": int(len(ts)),
                 "chunk_size": s.chunk_size, "exact_saves": exact_saves,
                 "problem": problem.describe(), "layout": problem.model.layout_record()}
     stats = {"num_steps": nst, "num_accepted_steps": nacc, "num_rejected_steps": nrej,
-             "message": message, "wall_seconds": np.full(len(theta), wall)}
+             "message": message, "risk_gap": gap, "wall_seconds": np.full(len(theta), wall)}
     traj = Trajectory(kind="flow", t=t, theta=th, risk=risk, grad_norm=gnorm, valid=valid,
                       outcome=outcome, event_time=event_time,
                       event_step=np.full(len(theta), -1), stats=stats, settings=settings)

@@ -37,6 +37,7 @@ class FlowSettings:
     singular_eps: float = 1e-6
     converged_tol: float = 1e-10
     divergence_cap: float = 1e10
+    risk_tol: float = 1e-8
     n_save: int = 201
     ts: object = None
     max_steps: int = 100_000
@@ -50,6 +51,7 @@ class FlowSettings:
         set_("singular_eps", nonneg("singular_eps", self.singular_eps))
         set_("converged_tol", nonneg("converged_tol", self.converged_tol))
         set_("divergence_cap", positive("divergence_cap", self.divergence_cap))
+        set_("risk_tol", nonneg("risk_tol", self.risk_tol))
         t0 = float(self.t0)
         if not np.isfinite(t0):
             raise ValueError(f"t0 is {self.t0!r}: give a finite start time.")
@@ -99,12 +101,14 @@ class DescentSettings:
     singular_eps: float = 1e-6
     converged_tol: float = 1e-10
     divergence_cap: float = 1e10
+    risk_tol: float = 1e-8
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)
         set_("singular_eps", nonneg("singular_eps", self.singular_eps))
         set_("converged_tol", nonneg("converged_tol", self.converged_tol))
         set_("divergence_cap", positive("divergence_cap", self.divergence_cap))
+        set_("risk_tol", nonneg("risk_tol", self.risk_tol))
         if self.steps is not None:
             if isinstance(self.steps, bool) or int(self.steps) != self.steps or self.steps < 0:
                 raise ValueError(f"steps is {self.steps!r}: give a non-negative integer.")

@@ -123,6 +123,12 @@ class AbstractDEQ(eqx.Module):
         """The fix to print when a start is within ε of ill-posedness."""
         return "start where margin(params) is larger"
 
+    def known_minimum(self, arrays: Arrays, target):
+        """R* = inf_θ R(θ) where the model knows it, else None.  The flow and GD call a
+        point with ‖∇R‖ ≤ tol ``converged`` only if R − R* is small there, ``stationary``
+        otherwise; with R* unknown only R ≈ 0 (or a certified event) is trusted."""
+        return None
+
     # ------------------------------------------------------- flat θ views
     def layout(self) -> dict:
         """name → (offset, shape) of each block inside the flat θ (sorted keys, as

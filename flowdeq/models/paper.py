@@ -144,6 +144,11 @@ class LinearDEQ(_ScalarFeedbackDEQ):
     def warm_state(self, arrays: Arrays):
         return jnp.zeros(())
 
+    def known_minimum(self, arrays: Arrays, target):
+        """The least-squares risk c − φ*ᵀb: ŷ = θ₁ᵀx̃/(1 − θ₂) reaches every linear predictor
+        φ = θ₁/(1 − θ₂), so the infimum over θ is the one over φ (attained off θ₂ = 1)."""
+        return float(arrays.risk_star)
+
     def ill_posed_hint(self, eps) -> str:
         return f"the linear DEQ is undefined on θ₂ = 1 (singular_eps={eps:g}); start off the hyperplane"
 
@@ -213,6 +218,12 @@ class SingleIndexDEQ(_ScalarFeedbackDEQ):
         else:  # the GD map: Newton from the previous step's equilibrium
             y = solve_equilibrium_from(self.activation, arrays.X @ t1, t2, state)
         return (*self._from_y(t1, t2, y, arrays), y)
+
+    def known_minimum(self, arrays: Arrays, target):
+        """0 when the target is σ(ξᵀx) with the model's own σ (θ = (ξ, 0) reproduces it);
+        unknown otherwise."""
+        act = getattr(target, "activation", None)
+        return 0.0 if getattr(act, "name", None) == self.activation.name else None
 
     def ill_posed_hint(self, eps) -> str:
         return (f"the single-index DEQ is not contractive where L|θ₂| ≥ 1 − singular_eps; start "
