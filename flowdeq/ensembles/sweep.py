@@ -43,8 +43,9 @@ a one-line :class:`SweepChunkWarning`, and recomputed; an unreadable manifest or
 directory with a one-line ValueError naming the file (the fix: resume the sweep).
 
 Directories written by flowdeq 0.2.0 (no ``chunk_format`` in the manifest, chunks without
-the integrity fields) still resume and load, with a FutureWarning (shown by default, unlike DeprecationWarning) that their chunks
-cannot be verified; only their shape, start indices and padding are checked.
+the integrity fields) still resume and load, with a FutureWarning (shown by default,
+unlike a DeprecationWarning) that their chunks cannot be verified; only their shape, start
+indices and padding are checked.
 
 Per member (flow: N members; GD: m·N, η-major like
 :func:`flowdeq.descent.gradient_descent`) the result holds: ``outcome`` (a string label;
