@@ -19,26 +19,41 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Uniform", "Gaussian", "Empirical", "MonteCarlo", "MAX_QUADRATURE_NODES"]
+from ._validate import check_size, integer, reals
+
+__all__ = ["Uniform", "Gaussian", "Empirical", "MonteCarlo", "MAX_QUADRATURE_NODES",
+           "MAX_NODES_PER_AXIS"]
 
 MAX_QUADRATURE_NODES = 200_000
+# NumPy builds an n-point Gauss rule from an n × n eigenproblem (O(n³): 0.4 s at 1000,
+# 16 s at 4000), and beyond a few hundred nodes it gains nothing in float64
+MAX_NODES_PER_AXIS = 1000
+
+
+def _check_total(nodes: int, axes: int):
+    # exact integer arithmetic: nodes ** axes overflows int64 long before it is refused
+    total = nodes ** axes
+    if total > MAX_QUADRATURE_NODES:
+        shown = f"{total:,}" if total < 10**12 else f"about 1e{len(str(total)) - 1}"
+        raise ValueError(
+            f"tensor quadrature with nodes = {nodes} on {axes} axes needs {shown} nodes "
+            f"(> {MAX_QUADRATURE_NODES}): lower nodes or use rule = \"monte-carlo\" in high "
+            "dimension.")
 
 
 def _tensor(nodes_1d: list[np.ndarray], weights_1d: list[np.ndarray]):
     total = int(np.prod([len(n) for n in nodes_1d]))
-    if total > MAX_QUADRATURE_NODES:
-        raise ValueError(
-            f"tensor quadrature needs {total} nodes (> {MAX_QUADRATURE_NODES}): lower `nodes` "
-            "or use rule='monte-carlo' in high dimension.")
     X = np.array(list(itertools.product(*nodes_1d)), dtype=float).reshape(total, len(nodes_1d))
     W = np.array([np.prod(c) for c in itertools.product(*weights_1d)], dtype=float)
     return X, W / W.sum()
 
 
 def _check_nodes(nodes):
-    if int(nodes) != nodes or nodes < 1:
-        raise ValueError(f"nodes is {nodes!r}: give a positive integer number of nodes per axis.")
-    return int(nodes)
+    n = integer("nodes", nodes, 1)
+    if n > MAX_NODES_PER_AXIS:
+        raise ValueError(f"nodes is {nodes!r}: give at most {MAX_NODES_PER_AXIS} nodes per axis "
+                         "(a Gauss rule costs O(nodes³) to build), or use rule = \"monte-carlo\".")
+    return n
 
 
 class _Law:
@@ -58,14 +73,21 @@ class Uniform(_Law):
     nodes: int = 32
 
     def __post_init__(self):
-        lo = np.broadcast_to(np.asarray(self.low, float), (int(self.dim),))
-        hi = np.broadcast_to(np.asarray(self.high, float), (int(self.dim),))
+        d = integer("dim", self.dim, 1)
+        check_size("dim", 32.0 * d, "the box's bounds")
+        lo, hi = reals("low", self.low), reals("high", self.high)
+        for name, a in (("low", lo), ("high", hi)):
+            if a.ndim > 1 or a.size not in (1, d):
+                raise ValueError(f"{name} has shape {a.shape} but dim = {d}: give one number or "
+                                 f"{d} numbers.")
+        lo, hi = np.broadcast_to(lo.ravel(), (d,)), np.broadcast_to(hi.ravel(), (d,))
         if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
             raise ValueError("Uniform low/high must be finite numbers.")
         if np.any(hi <= lo):
             raise ValueError(f"Uniform needs high > low in every coordinate (low={lo.tolist()}, "
                              f"high={hi.tolist()}).")
         _check_nodes(self.nodes)
+        object.__setattr__(self, "dim", d)
 
     @property
     def bounds(self):
@@ -74,6 +96,7 @@ class Uniform(_Law):
                 np.broadcast_to(np.asarray(self.high, float), (d,)).copy())
 
     def nodes_weights(self):
+        _check_total(int(self.nodes), int(self.dim))
         t, w = np.polynomial.legendre.leggauss(int(self.nodes))
         lo, hi = self.bounds
         xs = [0.5 * (l + h) + 0.5 * (h - l) * t for l, h in zip(lo, hi)]
@@ -99,8 +122,8 @@ class Gaussian(_Law):
     _factor: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
-        mean = np.atleast_1d(np.asarray(self.mean, float))
-        cov = np.atleast_2d(np.asarray(self.cov, float))
+        mean = np.atleast_1d(reals("mean", self.mean))
+        cov = np.atleast_2d(reals("cov", self.cov))
         d = mean.shape[0]
         if mean.ndim != 1:
             raise ValueError(f"mean has shape {mean.shape}: give a vector of length d.")
@@ -130,6 +153,7 @@ class Gaussian(_Law):
         A = self._factor
         if A.shape[1] == 0:  # degenerate: a point mass at the mean
             return np.asarray(self.mean)[None, :].copy(), np.ones(1)
+        _check_total(int(self.nodes), A.shape[1])
         z, w = np.polynomial.hermite_e.hermegauss(int(self.nodes))
         Z, W = _tensor([z] * A.shape[1], [w] * A.shape[1])
         return np.asarray(self.mean)[None, :] + Z @ A.T, W
@@ -151,44 +175,60 @@ class Empirical:
     path: str | None = None
 
     def __post_init__(self):
-        x = np.asarray(self.samples, dtype=float)
+        where = f" in {self.path}" if self.path else ""
+        raw = np.asarray(self.samples)
+        if raw.dtype.kind == "c":
+            # NumPy's cast to float would drop the imaginary part without an error
+            flat = raw.reshape(len(raw), -1) if raw.ndim else raw.reshape(1, 1)
+            rows = np.flatnonzero(np.any(flat.imag != 0, axis=1))
+            row = f" (first non-zero imaginary part in row {rows[0]}, counting from 0)" if rows.size else ""
+            raise ValueError(f"samples{where} are complex{row}: give real numbers.")
+        if raw.dtype.kind not in "iuf":
+            raise ValueError(f"samples{where} have {raw.dtype} entries: give real numbers (an (n, d) "
+                             "table of floats).")
+        x = raw.astype(float)
         if x.ndim == 1:
             x = x[:, None]
-        where = f" in {self.path}" if self.path else ""
         if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
             raise ValueError(f"samples{where} have shape {x.shape}: give an (n, d) array with n, d ≥ 1.")
         if not np.all(np.isfinite(x)):
             bad = np.argwhere(~np.isfinite(x))[0]
-            raise ValueError(f"samples{where} contain a non-finite value at row {bad[0]}, column "
-                             f"{bad[1]}: remove or fix it.")
+            raise ValueError(f"samples{where} contain a non-finite value ({x[bad[0], bad[1]]}) at row "
+                             f"{bad[0]}, column {bad[1]} (counting from 0): remove or fix it.")
         object.__setattr__(self, "samples", x)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "Empirical":
-        """Read samples from ``.npy`` or ``.csv`` (comma-separated; one header line allowed)."""
+        """Read samples from ``.npy`` or ``.csv`` (comma-separated; UTF-8, a BOM allowed).
+
+        A CSV's first row is a header only when none of its fields is a number; a row that
+        mixes numbers and text, a ragged row, a complex or a non-finite value is an error
+        naming the file and the line, never a row silently dropped."""
         path = os.fspath(path)
         if not os.path.exists(path):
             raise ValueError(f"data file {path} does not exist: check [data] path.")
+        if os.path.isdir(path):
+            raise ValueError(f"data file {path} is a directory: give a .csv or .npy file.")
         ext = os.path.splitext(path)[1].lower()
+        if ext == ".csv":
+            return cls(_read_csv(path), path=path)
+        if ext != ".npy":
+            raise ValueError(f"malformed data file {path}: unsupported extension {ext!r}; use .csv "
+                             "or .npy.")
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+        if magic != b"\x93NUMPY":  # NumPy would call any other file "pickled data"
+            raise ValueError(f"malformed data file {path}: not a NumPy .npy file (no .npy header); "
+                             "save one (n, d) array with numpy.save.")
         try:
-            if ext == ".npy":
-                x = np.load(path, allow_pickle=False)
-            elif ext == ".csv":
-                with open(path) as fh:
-                    lines = [ln.strip() for ln in fh if ln.strip()]
-                if lines and not _is_numeric_row(lines[0]):
-                    lines = lines[1:]
-                rows = [[float(v) for v in ln.split(",")] for ln in lines]
-                if len({len(r) for r in rows}) > 1:
-                    raise ValueError("rows have different numbers of columns")
-                x = np.array(rows, dtype=float)
-            else:
-                raise ValueError(f"unsupported extension {ext!r}; use .csv or .npy")
-        except ValueError as err:
-            raise ValueError(f"malformed data file {path}: {err}. Expected an (n, d) table of "
-                             "numbers (.csv with comma-separated columns, or .npy).") from None
-        except Exception as err:  # unreadable .npy, etc.
-            raise ValueError(f"malformed data file {path}: {err}.") from None
+            x = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:  # truncated, or an object array
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:120]
+            raise ValueError(f"malformed data file {path}: {reason}. Expected an (n, d) array of "
+                             "numbers saved with numpy.save.") from None
+        if not isinstance(x, np.ndarray):  # an .npz renamed .npy loads as an archive
+            raise ValueError(f"malformed data file {path}: not a single array; save one (n, d) "
+                             "array with numpy.save.")
         return cls(x, path=path)
 
     @property
@@ -209,12 +249,68 @@ class Empirical:
         return out
 
 
-def _is_numeric_row(line: str) -> bool:
+def _kind(field: str) -> str:
+    """"real", "complex" (1+2j, 3j) or "text"."""
     try:
-        [float(v) for v in line.split(",")]
-        return True
+        float(field)
+        return "real"
     except ValueError:
-        return False
+        pass
+    f = field.strip().lower()
+    if f.endswith("j") and any(c.isdigit() for c in f):
+        try:
+            complex(f)
+            return "complex"
+        except ValueError:
+            pass
+    return "text"
+
+
+def _read_csv(path: str) -> np.ndarray:
+    try:
+        # utf-8-sig: a BOM (what spreadsheet programs write) is not part of the first field
+        with open(path, encoding="utf-8-sig") as fh:
+            lines = [(i, ln.strip()) for i, ln in enumerate(fh, 1) if ln.strip()]
+    except UnicodeDecodeError:
+        raise ValueError(f"malformed data file {path}: not UTF-8 text; give a comma-separated "
+                         "table of numbers.") from None
+    except OSError as err:
+        raise ValueError(f"data file {path} cannot be read: {err.strerror or err}.") from None
+    top = lines[0][0] if lines else None
+    if lines:
+        first = [_kind(v) for v in lines[0][1].split(",")]
+        if "real" not in first and "complex" not in first:
+            lines = lines[1:]  # a header: no field of it is a number
+    rows, width = [], None
+    for lineno, ln in lines:
+        fields = ln.split(",")
+        for col, v in enumerate(fields, 1):
+            kind = _kind(v)
+            if kind == "complex":
+                raise ValueError(f"data file {path} line {lineno}, column {col}: {v.strip()!r} is "
+                                 "complex: give real numbers.")
+            if kind == "text":
+                why = (" (columns are separated by commas)" if any(c in v for c in ";\t ")
+                       and v.strip() else
+                       " (a header row must hold no numbers)" if lineno == top else "")
+                raise ValueError(f"malformed data file {path} line {lineno}, column {col}: "
+                                 f"{v.strip()!r} is not a number{why}; give comma-separated "
+                                 "numbers.")
+        row = [float(v) for v in fields]
+        if width is None:
+            width = (lineno, len(row))
+        elif len(row) != width[1]:
+            raise ValueError(f"malformed data file {path} line {lineno} has {len(row)} column(s) "
+                             f"but line {width[0]} has {width[1]}: give every row the same columns.")
+        bad = [j for j, v in enumerate(row, 1) if not np.isfinite(v)]
+        if bad:
+            raise ValueError(f"data file {path} line {lineno}, column {bad[0]} is a non-finite "
+                             f"value ({fields[bad[0] - 1].strip()}): remove or fix it.")
+        rows.append(row)
+    if not rows:
+        raise ValueError(f"malformed data file {path}: no rows of numbers (shape (0, 0)); give a "
+                         "comma-separated (n, d) table.")
+    return np.array(rows, dtype=float)
 
 
 @dataclass(frozen=True, eq=False)
@@ -226,8 +322,13 @@ class MonteCarlo:
     seed: int = 0
 
     def __post_init__(self):
-        if int(self.samples) != self.samples or self.samples < 1:
-            raise ValueError(f"samples is {self.samples!r}: give a positive integer.")
+        n = integer("samples", self.samples, 1)
+        seed = integer("seed", self.seed, 0)
+        d = int(self.law.dim)
+        # the draw (n, d), then X, w and f on the host and again on the device
+        check_size("samples", 8.0 * n * (2 * d + 4), f"{n} samples × {d} coordinates")
+        object.__setattr__(self, "samples", n)
+        object.__setattr__(self, "seed", seed)
 
     @property
     def dim(self) -> int:

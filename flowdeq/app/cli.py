@@ -7,7 +7,9 @@
     flowdeq sweep CONFIG.toml --out DIR [--resume] [--scheduler ADDR]
     flowdeq study NAME --out DIR [--quick]    a study from studies/ ; ``flowdeq study --list``
 
-Errors in the input (a ``ValueError`` from the library) print one line and exit 2.
+Errors in the input (a ``ValueError`` from the library, an unreadable file) print one line,
+``flowdeq: error: …``, and exit 2, before anything is computed or ``--out`` is created; a
+figure that cannot be drawn prints one ``flowdeq: warning: …`` line, the data files kept.
 Compiled solves are kept in JAX's persistent cache (``~/.cache/flowdeq/jax``; see
 ``flowdeq.cache``), so a second run skips most of the compile time; ``FLOWDEQ_NO_CACHE=1``
 turns that off.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 import matplotlib
 
@@ -31,8 +34,21 @@ def _call(target: str, *args, **kwargs):
     return getattr(importlib.import_module(module), func)(*args, **kwargs)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one-line error (and exit 2), not usage + error."""
+
+    def error(self, message):
+        self.exit(2, f"flowdeq: error: {message} (see `{self.prog} --help`).\n")
+
+
+def _one_line(message, category, filename, lineno, file=None, line=None):
+    # a warning is one line on the command line (the source line means nothing to a user)
+    name = "" if category.__name__ == "FigureWarning" else f"{category.__name__}: "
+    print(f"flowdeq: warning: {name}{message}", file=sys.stderr)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="flowdeq", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="flowdeq", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="verb", required=True)
     for verb, text in [("flow", "integrate the gradient flow"), ("descend", "run gradient descent"),
                        ("theory", "check the paper's theorems along the runs"),
@@ -55,10 +71,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as done:  # --help (0) or a usage error (2), already printed
+        return int(done.code or 0)
     # the command writes files and opens no window; only here does flowdeq pick a backend
     matplotlib.use("Agg")
     enable_compilation_cache()
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line
+        warnings.simplefilter("always", UserWarning)  # every figure that failed, named
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         if args.verb in ("flow", "descend"):
             job = "flow_job" if args.verb == "flow" else "descend_job"
@@ -78,9 +104,16 @@ def main(argv=None) -> int:
             else:
                 if not args.out:
                     raise ValueError("flowdeq study NAME needs --out DIR.")
+                _call("flowdeq.app.studies:_module", args.name)  # an unknown name, before --out
+                _call("flowdeq._validate:output_dir", args.out)
                 _call("flowdeq.app.studies:cli_study", args.name, args.out, quick=args.quick)
     except ValueError as err:
-        print(f"flowdeq: error: {err}", file=sys.stderr)
+        print(f"flowdeq: error: {_first_line(err)}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a file that vanished or filled the disk mid-run
+        where = f" {err.filename}" if err.filename else ""
+        print(f"flowdeq: error: cannot read or write{where}: {err.strerror or err}.",
+              file=sys.stderr)
         return 2
     except ModuleNotFoundError as err:
         if err.name and err.name.startswith("flowdeq"):
@@ -89,6 +122,12 @@ def main(argv=None) -> int:
             return 2
         raise
     return 0
+
+
+def _first_line(err) -> str:
+    # one line, always: a library message that spans lines keeps its first
+    lines = str(err).strip().splitlines() or [type(err).__name__]
+    return lines[0] + (" (…)" if len(lines) > 1 else "")
 
 
 if __name__ == "__main__":

@@ -5,23 +5,24 @@ from __future__ import annotations
 import json
 import os
 
-import matplotlib.pyplot as plt
 import numpy as np
 
+from .._validate import check_size, output_dir
 from ..analysis.geometry import chart, check_lim, field_on_grid
 from ..analysis.theory import _fmt, check_theorems, theory_markdown
 from ..dynamics.descent import gradient_descent
 from ..dynamics.flow import gradient_flow
-from ..dynamics.settings import FlowSettings
+from ..dynamics.settings import DescentSettings, FlowSettings
 from ..ensembles.chunk import DESCENT_KEYS, FLOW_KEYS
 from ..ensembles.executors import get_executor
 from ..ensembles.singularity import analyze_sweep
 from ..ensembles.starts import axis, grid_starts, sample_starts
 from ..ensembles.sweep import SWEEP_DEFAULTS, run_flow_grid, run_sweep
 from ..plot.diagnostics import theory_figure
+from ..plot.figures import draw_figure
 from ..plot.portraits import default_limits, outcome_map_figure, phase_portrait
 from ..plot.sweeps import write_analysis
-from .config import load_config
+from .config import TABLES, config_errors, load_config
 from .jobs import write_summary
 
 __all__ = ["cli_theory", "cli_portrait", "cli_sweep", "starts_from_table"]
@@ -30,17 +31,20 @@ __all__ = ["cli_theory", "cli_portrait", "cli_sweep", "starts_from_table"]
 def cli_theory(config_path, out) -> list[dict]:
     """``flowdeq theory CONFIG.toml --out DIR``: writes theory.json, theory.md, theory.png."""
     cfg = load_config(config_path)
+    cfg.problem.check_theta(cfg.require_theta0("`flowdeq theory`"),
+                            cfg.flow.get("singular_eps", FlowSettings.singular_eps),
+                            name="config [init] theta0")
+    if "t1" not in cfg.flow:
+        raise ValueError("config [flow] needs `t1` > 0 for `flowdeq theory`.")
+    output_dir(out)
     entries = check_theorems(cfg)
-    os.makedirs(out, exist_ok=True)
     data = [e.to_dict() for e in entries]
     with open(os.path.join(out, "theory.json"), "w") as fh:
         json.dump(data, fh, indent=2)
     name = os.path.basename(str(config_path))
     with open(os.path.join(out, "theory.md"), "w") as fh:
         fh.write(theory_markdown(entries, name))
-    fig, _ = theory_figure(entries, name)
-    fig.savefig(os.path.join(out, "theory.png"), dpi=120)
-    plt.close(fig)
+    draw_figure(out, "theory", lambda: theory_figure(entries, name)[0], exts=("png",), dpi=120)
     for e in entries:
         print(f"Thm {e.theorem} {e.form:9s} {e.start:6s} {e.quantity:12s} hypotheses "
               f"{'hold' if e.hypotheses_hold else 'FAIL'}; bound "
@@ -55,70 +59,96 @@ def cli_theory(config_path, out) -> list[dict]:
 # FlowSettings' defaults, and a larger step budget for starts near ill-posedness;
 # [flow]/[portrait] solver and max_steps replace them
 PORTRAIT_FLOW = {"rtol": 1e-8, "atol": 1e-10, "n_save": 401, "max_steps": 20_000}
-_PORTRAIT_KEYS = {"xlim", "ylim", "grid", "basin_grid", "t1", "density", "solver", "max_steps"}
+_PORTRAIT_KEYS = set(TABLES["portrait"])
+# bytes one member of a sweep or basin map keeps (outcome label, times, margins, θ's)
+_MEMBER_BYTES = lambda p: (4 * p + 10) * 8 + 64
 
 
 def cli_portrait(config_path, out):
-    """``flowdeq portrait CONFIG --out DIR``: portrait + basin map, PNG/PDF + npz/json."""
+    """``flowdeq portrait CONFIG --out DIR``: portrait + basin map, PNG/PDF + npz/json.
+
+    The field and the basin map are computed and written (field.npz, outcome_map.npz,
+    summary.json) before either figure is drawn.  Without ``[init]`` no paths are drawn."""
     cfg = load_config(config_path)
     pt = cfg.table("portrait", _PORTRAIT_KEYS)
     problem = cfg.problem
     default_x, default_y = default_limits(problem)
-    xlim = check_lim("[portrait] xlim", pt.get("xlim", default_x))
-    ylim = check_lim("[portrait] ylim", pt.get("ylim", default_y))
+    xlim = check_lim("config [portrait] xlim", pt.get("xlim", default_x))
+    ylim = check_lim("config [portrait] ylim", pt.get("ylim", default_y))
     t1 = float(pt.get("t1", cfg.flow.get("t1", SWEEP_DEFAULTS["flow"]["t1"])))
-    flows, descents = [], []
-    th0 = np.atleast_2d(cfg.theta0)
+    grid, nb = int(pt.get("grid", 41)), int(pt.get("basin_grid", 24))
+    n, p = len(problem.w), problem.n_params
+    # the field: ∇R at grid² points, each an equilibrium solve over the n data points
+    check_size("config [portrait] grid", 16.0 * 8 * grid**2 * (n + p),
+               f"{grid}² field points × {n} data points")
+    check_size("config [portrait] basin_grid", 1.0 * nb**2 * _MEMBER_BYTES(p),
+               f"{nb}² basin-map flows")
     picked = {k: v for k, v in cfg.flow.items() if k in ("solver", "max_steps")}
     picked |= {k: v for k, v in pt.items() if k in ("solver", "max_steps")}
-    fs = FlowSettings.build(FlowSettings.build(**PORTRAIT_FLOW), t1=t1, **picked)
+    with config_errors("portrait"):
+        fs = FlowSettings.build(FlowSettings.build(**PORTRAIT_FLOW), t1=t1, **picked)
+    th0 = None if cfg.theta0 is None else np.atleast_2d(cfg.theta0)
+    run_gd = th0 is not None and "step_size" in cfg.descent and "steps" in cfg.descent
+    if th0 is not None:
+        problem.check_theta(th0, fs.singular_eps, name="config [init] theta0")
+    output_dir(out)
     solve = {"solver": fs.solver, "max_steps": fs.max_steps}
-    flows.append(gradient_flow(problem, th0, settings=fs))
-    if "step_size" in cfg.descent and "steps" in cfg.descent:
-        descents.append(gradient_descent(problem, th0, cfg.descent["step_size"],
-                                         int(cfg.descent["steps"])))
-    fig, ax = phase_portrait(problem, xlim, ylim, int(pt.get("grid", 41)), flows=flows,
-                             descents=descents, density=float(pt.get("density", 1.2)))
-    os.makedirs(out, exist_ok=True)
-    for ext in ("png", "pdf"):
-        fig.savefig(os.path.join(out, f"portrait.{ext}"), dpi=130)
-    plt.close(fig)
-    S, T2, U, V = field_on_grid(problem, xlim, ylim, int(pt.get("grid", 41)))
+    flows = [] if th0 is None else [gradient_flow(problem, th0, settings=fs)]
+    descents = [gradient_descent(problem, th0, cfg.descent["step_size"], cfg.descent["steps"])
+                ] if run_gd else []
+    S, T2, U, V = field_on_grid(problem, xlim, ylim, grid)
     np.savez(os.path.join(out, "field.npz"), s=S, theta2=T2, u=U, v=V)
-    nb = int(pt.get("basin_grid", 24))
     xs = np.linspace(*xlim, nb)
     ys = np.linspace(*ylim, nb)
     res = run_flow_grid(problem, xs, ys, t1, **solve)
-    fig, ax = outcome_map_figure(xs, ys, res["outcome"], res["event_time"],
-                                 xlabel=f"{chart(problem).labels[0]}(0)",
-                                 ylabel=f"{chart(problem).labels[1]}(0)",
-                                 title=f"gradient-flow outcome map (t ≤ {t1:g})")
-    for ext in ("png", "pdf"):
-        fig.savefig(os.path.join(out, f"outcome_map.{ext}"), dpi=130)
-    plt.close(fig)
     np.savez(os.path.join(out, "outcome_map.npz"), xs=xs, ys=ys, **res)
     labels, counts = np.unique(res["outcome"], return_counts=True)
     summary = {"config": str(config_path), "xlim": xlim, "ylim": ylim, "t1": t1,
                "outcome_counts": {str(k): int(v) for k, v in zip(labels, counts)},
-               "flow_outcomes": flows[0].outcome_counts(),
+               "flow_outcomes": flows[0].outcome_counts() if flows else None,
                "descent_outcomes": descents[0].outcome_counts() if descents else None}
     write_summary(out, summary)
+    # figures last: one that cannot be drawn is a FigureWarning, the data above kept
+    draw_figure(out, "portrait", lambda: phase_portrait(
+        problem, xlim, ylim, grid, flows=flows, descents=descents,
+        density=float(pt.get("density", 1.2)))[0])
+    draw_figure(out, "outcome_map", lambda: outcome_map_figure(
+        xs, ys, res["outcome"], res["event_time"], xlabel=f"{chart(problem).labels[0]}(0)",
+        ylabel=f"{chart(problem).labels[1]}(0)",
+        title=f"gradient-flow outcome map (t ≤ {t1:g})")[0])
     return summary
 
 
 # ------------------------------------------------------------------ CLI verb
-_SWEEP_KEYS = FLOW_KEYS | {"kind", "theta1", "theta2", "sample", "step_sizes", "steps", "chunk_size"}
+_SWEEP_KEYS = set(TABLES["sweep"])
+# what each kind of sweep reads from [sweep]; the rest of the kind's keys is an error there
+_FLOW_ONLY = FLOW_KEYS - DESCENT_KEYS
+_DESCENT_ONLY = {"step_sizes", "steps"}
+
+
+def _sweep_size(sw, cfg_theta0):
+    """(number of starts, the key that sets it), read off the table before building them."""
+    if "theta1" in sw and "theta2" in sw:
+        return int(sw["theta1"][2]) * int(sw["theta2"][2]), "config [sweep] theta1/theta2 counts"
+    if "sample" in sw:
+        return int(sw["sample"].get("count", 64)), "config [sweep.sample] count"
+    return (0 if cfg_theta0 is None else len(np.atleast_2d(cfg_theta0))), "config [init]"
 
 
 def starts_from_table(problem, sw, cfg_theta0=None):
-    if "theta1" in sw or "theta2" in sw:
-        if not ("theta1" in sw and "theta2" in sw):
+    grid = [k for k in ("theta1", "theta2") if k in sw]
+    if grid and "sample" in sw:
+        raise ValueError("config [sweep] gives a theta1/theta2 grid and a [sweep.sample] table: "
+                         "keep one.")
+    if grid:
+        if len(grid) < 2:
             raise ValueError("config [sweep] needs both `theta1` and `theta2` = [low, high, count] for a grid.")
         return grid_starts(problem, sw["theta1"], sw["theta2"])
     if "sample" in sw:
         smp = sw["sample"]
-        return sample_starts(problem, smp.get("mean", 0.0), smp.get("std", 0.1),
-                             smp.get("count", 64), smp.get("seed", 0))
+        with config_errors("sweep.sample"):
+            return sample_starts(problem, smp.get("mean", 0.0), smp.get("std", 0.1),
+                                 smp.get("count", 64), smp.get("seed", 0))
     if cfg_theta0 is not None:
         return np.atleast_2d(cfg_theta0)
     raise ValueError("config [sweep] needs `theta1`/`theta2` grids, a `sample` table, or [init].")
@@ -143,17 +173,31 @@ def _cli_sweep(config_path, out, resume, executor):
     cfg = load_config(config_path)
     sw = cfg.table("sweep", _SWEEP_KEYS)
     kind = sw.get("kind", "flow")
-    starts = starts_from_table(cfg.problem, sw, cfg.theta0)
+    unused = sorted(set(sw) & (_DESCENT_ONLY if kind == "flow" else _FLOW_ONLY))
+    if unused:
+        raise ValueError(f"config [sweep] {unused[0]} is not used by kind = {kind!r}: remove it, "
+                         f"or set kind = {'descent' if kind == 'flow' else 'flow'!r}.")
     if kind == "flow":
-        keys = FLOW_KEYS
-        settings = {k: v for k, v in {**cfg.flow, **sw}.items() if k in keys}
+        settings = {k: v for k, v in {**cfg.flow, **sw}.items() if k in FLOW_KEYS}
         etas = None
-    elif kind == "descent":
-        keys = DESCENT_KEYS
-        settings = {k: v for k, v in {**cfg.descent, **sw}.items() if k in keys}
-        etas = sw.get("step_sizes", cfg.descent.get("step_size"))
+        with config_errors("sweep"):
+            FlowSettings.build(**{**SWEEP_DEFAULTS["flow"], **settings})
     else:
-        raise ValueError(f"config [sweep] kind is {kind!r}: use \"flow\" or \"descent\".")
+        settings = {k: v for k, v in {**cfg.descent, **sw}.items() if k in DESCENT_KEYS}
+        etas = sw.get("step_sizes", cfg.descent.get("step_size"))
+        if etas is None:
+            raise ValueError("config [sweep] kind = \"descent\" needs step_sizes = [...] (or "
+                             "[descent] step_size).")
+        with config_errors("sweep"):
+            DescentSettings.build(step_size=etas, **{**SWEEP_DEFAULTS["descent"], **settings})
+    n, key = _sweep_size(sw, cfg.theta0)
+    members = n * (1 if etas is None else np.size(etas))
+    p = cfg.problem.n_params
+    # the starts, then the merged per-member result, checked before either is built
+    check_size(key, 8.0 * n * p + 2.0 * members * _MEMBER_BYTES(p),
+               f"{members} members" + ("" if etas is None else f" ({n} starts × {np.size(etas)} η)"))
+    starts = starts_from_table(cfg.problem, sw, cfg.theta0)
+    output_dir(out)
     res = run_sweep(cfg.problem, starts, out, kind=kind, step_sizes=etas, settings=settings,
                     chunk_size=int(sw.get("chunk_size", 64)), resume=resume, executor=executor)
     grid = None

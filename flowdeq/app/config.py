@@ -2,70 +2,261 @@ r"""TOML run configurations → ``Problem``, θ₀ and run settings.
 
 Tables (all keys optional unless marked):
 
-``[model]``   kind = "linear" | "single-index" | "package.module:Class" (required); activation
-              (single-index), bias, dim.  A user class (an ``AbstractDEQ``) gets the table's
-              other keys as constructor keywords, and ``dim`` from the target if it takes one;
-              its module is imported as is or, failing that, from the config file's folder
-``[target]``  xi (required), activation (given → f = σ(ξᵀx); absent → f = ξᵀx), kind
-``[data]``    law = "uniform" | "gaussian" | "empirical" (required); uniform: low, high, dim;
-              gaussian: mean, cov; empirical: path (relative to the config file);
-              rule = "quadrature" | "monte-carlo" | "samples"; nodes; samples; seed
-``[init]``    theta0 = [...] or [[...], ...]; or mean, std, seed, count (θ₀ ~ N(mean, std²I))
-``[flow]``    t1 (required for flow) and any other :class:`~flowdeq.FlowSettings` field
-``[descent]`` step_size, steps (required for descent) and any other ``DescentSettings`` field
+``[model]``    kind = "linear" | "single-index" | "package.module:Class" (required); activation
+               (single-index), bias, dim.  A user class (an ``AbstractDEQ``) gets the table's
+               other keys as constructor keywords, and ``dim`` from the target if it takes one;
+               its module is imported as is or, failing that, from the config file's folder
+``[target]``   xi (required), activation (given → f = σ(ξᵀx); absent → f = ξᵀx), kind
+``[data]``     law = "uniform" | "gaussian" | "empirical" (required); uniform: low, high, dim;
+               gaussian: mean (required), cov; empirical: path (required, relative to the config
+               file); rule = "quadrature" (nodes) | "monte-carlo" (samples, seed) | "samples"
+``[init]``     theta0 = [...] or [[...], ...]; or mean, std, seed, count (θ₀ ~ N(mean, std²I))
+``[flow]``     t1 (required for flow) and any other :class:`~flowdeq.FlowSettings` field
+``[descent]``  step_size, steps (required for descent) and any other ``DescentSettings`` field
+``[sweep]``    ``flowdeq sweep``: kind, theta1/theta2 = [low, high, count] or a ``[sweep.sample]``
+               table (mean, std, count, seed), step_sizes, steps, chunk_size, flow settings
+``[portrait]`` ``flowdeq portrait``: xlim, ylim, grid, basin_grid, t1, density, solver, max_steps
+``[theory]``   ``flowdeq theory``: delta1, delta2, alpha
 
-Extra tables (e.g. ``[portrait]``, ``[sweep]``, ``[theory]``) are kept in
-``RunConfig.extra`` for the commands that read them.  Every number is checked: a NaN
-or infinity anywhere, an unknown key, or a wrong type is a ``ValueError`` that names
-the key.
+Configs are strict: an unknown table or key, a key the chosen law or rule does not use, a
+wrong type (a bool is never a number, a quoted "false" is not a boolean, 2.5 is not an
+integer; a whole float such as 1e4 is, since TOML has no integer exponent), a NaN or
+infinity anywhere is a ``ValueError`` naming the table and the key.  A table a run does not
+use is never required: ``[init]`` only where θ₀ is read (:meth:`RunConfig.require_theta0`).
 """
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib
 import inspect
 import math
 import os
 import sys
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._validate import check_size, integer
 from ..data import Empirical, Gaussian, Uniform
 from ..dynamics.settings import DescentSettings, FlowSettings
 from ..models import AbstractDEQ, LinearDEQ, LinearTarget, SingleIndexDEQ, SingleIndexTarget
 from ..problem import Problem
 
-__all__ = ["RunConfig", "load_config", "parse_config"]
+__all__ = ["RunConfig", "load_config", "parse_config", "TABLES"]
 
-_KEYS = {
-    "target": {"kind", "xi", "activation"},
-    "data": {"law", "low", "high", "dim", "mean", "cov", "path", "rule", "nodes", "samples", "seed"},
-    "init": {"theta0", "mean", "std", "seed", "count"},
-    # the settings objects hold the only list of run settings (and their defaults)
-    "flow": {f.name for f in dataclasses.fields(FlowSettings)},
-    "descent": {f.name for f in dataclasses.fields(DescentSettings)},
+
+# ---------------------------------------------------------------- value types
+# Each checker takes (where, value): ``where`` is "config [table] key" for the message.
+def _any(where, v):
+    return v
+
+
+def _number(where, v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        hint = " without quotes" if isinstance(v, str) else ""
+        raise ValueError(f"{where} is {v!r}: give a number{hint}.")
+    return v
+
+
+def _positive(where, v):
+    if _number(where, v) <= 0:
+        raise ValueError(f"{where} is {v!r}: give a number > 0.")
+    return v
+
+
+def _nonneg(where, v):
+    if _number(where, v) < 0:
+        raise ValueError(f"{where} is {v!r}: give a number ≥ 0.")
+    return v
+
+
+def _int(minimum):
+    # a whole float (3.0, 1e4) is accepted, as everywhere in flowdeq (_validate.integer)
+    return lambda where, v: integer(where, v, minimum)
+
+
+def _bool(where, v):
+    if not isinstance(v, bool):
+        raise ValueError(f"{where} is {v!r}: give true or false (a TOML boolean, unquoted).")
+    return v
+
+
+def _str(where, v):
+    if not isinstance(v, str):
+        raise ValueError(f"{where} is {v!r}: give a quoted string.")
+    return v
+
+
+def _choice(*options):
+    def check(where, v):
+        if not isinstance(v, str) or v.lower() not in options:
+            raise ValueError(f"{where} is {v!r}: use one of {', '.join(map(repr, options))}.")
+        return v.lower()
+    return check
+
+
+def _numbers(where, v):
+    """A number or a non-empty flat list of numbers."""
+    if isinstance(v, list):
+        if not v:
+            raise ValueError(f"{where} is []: give at least one number.")
+        for i, u in enumerate(v):
+            _number(f"{where}[{i}]", u)
+        return v
+    return _number(where, v)
+
+
+def _matrix(where, v):
+    """A non-empty rectangular list of lists of numbers."""
+    if not (isinstance(v, list) and v and all(isinstance(r, list) for r in v)):
+        raise ValueError(f"{where} is {v!r}: give a list of rows, e.g. [[1.0, 0.0], [0.0, 1.0]].")
+    for i, r in enumerate(v):
+        _numbers(f"{where}[{i}]", r)
+        if len(r) != len(v[0]):
+            raise ValueError(f"{where} row {i} has {len(r)} entries but row 0 has {len(v[0])}: "
+                             "give rows of one length.")
+    return v
+
+
+def _starts(where, v):
+    """θ₀: a list of numbers, or a list of such lists (a batch)."""
+    if isinstance(v, list) and v and all(isinstance(r, list) for r in v):
+        return _matrix(where, v)
+    if not isinstance(v, list):
+        raise ValueError(f"{where} is {v!r}: give a list of numbers, or a list of such lists.")
+    return _numbers(where, v)
+
+
+def _pair(where, v):
+    if not (isinstance(v, list) and len(v) == 2):
+        raise ValueError(f"{where} is {v!r}: give [low, high].")
+    _numbers(where, v)
+    if not v[0] < v[1]:
+        raise ValueError(f"{where} is {v!r}: give low < high.")
+    return v
+
+
+def _axis(where, v):
+    if not (isinstance(v, list) and len(v) == 3):
+        raise ValueError(f"{where} is {v!r}: give [low, high, count].")
+    _number(f"{where}[0] (low)", v[0])
+    _number(f"{where}[1] (high)", v[1])
+    integer(f"{where}[2] (count)", v[2], 1)
+    if not v[0] <= v[1]:
+        raise ValueError(f"{where} is {v!r}: give low ≤ high.")
+    return v
+
+
+def _table(schema, name):
+    def check(where, v):
+        if not isinstance(v, dict):
+            raise ValueError(f"{where} must be a table ([{name}]).")
+        return _check_keys(f"[{name}]", v, schema)
+    return check
+
+
+# ---------------------------------------------------------------- the schema
+# the settings objects hold the only list of run settings (and their defaults); a field
+# added there without a type here is still accepted and checked by the object itself
+_SETTING_TYPES = {
+    "t1": _number, "t0": _number, "solver": _str, "rtol": _number, "atol": _number,
+    "singular_eps": _number, "converged_tol": _number, "divergence_cap": _number,
+    "risk_tol": _number, "n_save": _int(2), "ts": _numbers, "max_steps": _int(1),
+    "chunk_size": _int(1), "exact_saves": _bool, "step_size": _numbers, "steps": _int(0),
 }
 
 
-_PAPER_MODEL_KEYS = {"kind", "activation", "bias", "dim"}
+def _settings_schema(cls, drop=()):
+    return {f.name: _SETTING_TYPES.get(f.name, _any) for f in dataclasses.fields(cls)
+            if f.name not in drop}
+
+
+_PAPER_MODEL = {"kind": _str, "activation": _str, "bias": _bool, "dim": _int(1)}
+_SAMPLE = {"mean": _numbers, "std": _nonneg, "count": _int(1), "seed": _int(0)}
+# a sweep's own chunk_size is the sweep's, and its starts come from the grid or the sample
+_SWEEP_FLOW = _settings_schema(FlowSettings, drop=("chunk_size", "t0", "ts"))
+TABLES = {
+    "model": _PAPER_MODEL,
+    "target": {"kind": _choice("linear", "single-index", "single_index"), "xi": _numbers,
+               "activation": _str},
+    "data": {"law": _choice("uniform", "gaussian", "empirical"), "low": _numbers,
+             "high": _numbers, "dim": _int(1), "mean": _numbers, "cov": _matrix, "path": _str,
+             "rule": _choice("quadrature", "monte-carlo", "samples"), "nodes": _int(1),
+             "samples": _int(1), "seed": _int(0)},
+    "init": {"theta0": _starts, "mean": _numbers, "std": _nonneg, "seed": _int(0),
+             "count": _int(1)},
+    "flow": _settings_schema(FlowSettings),
+    "descent": _settings_schema(DescentSettings),
+    "sweep": _SWEEP_FLOW | {
+        "kind": _choice("flow", "descent"), "theta1": _axis, "theta2": _axis,
+        "sample": _table(_SAMPLE, "sweep.sample"), "step_sizes": _numbers, "steps": _int(0),
+        "chunk_size": _int(1)},
+    "portrait": {"xlim": _pair, "ylim": _pair, "grid": _int(3), "basin_grid": _int(2),
+                 "t1": _positive, "density": _positive, "solver": _str, "max_steps": _int(1)},
+    "theory": {"delta1": _number, "delta2": _number, "alpha": _number},
+}
+# which [data] keys each law and each rule read
+_LAW_KEYS = {"uniform": {"low", "high", "dim"}, "gaussian": {"mean", "cov"}, "empirical": {"path"}}
+_RULE_KEYS = {"quadrature": {"nodes"}, "monte-carlo": {"samples", "seed"}, "samples": set()}
 
 # [flow]/[descent] keys passed through as keywords (t1, step_size, steps are positional)
-_RUN_KEYWORDS = {"flow": _KEYS["flow"] - {"t1"}, "descent": _KEYS["descent"] - {"step_size", "steps"}}
+_RUN_KEYWORDS = {"flow": set(TABLES["flow"]) - {"t1"},
+                 "descent": set(TABLES["descent"]) - {"step_size", "steps"}}
+
+
+def _suggest(name, valid):
+    close = difflib.get_close_matches(name, sorted(valid), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_keys(where, table, schema) -> dict:
+    """Refuse unknown keys and wrong types in one table ``where`` (e.g. "[data]"); return it
+    with names lower-cased and whole floats as ints."""
+    unknown = sorted(set(table) - set(schema))
+    if unknown:
+        raise ValueError(f"config {where} has unknown key {unknown[0]!r}"
+                         f"{_suggest(unknown[0], schema)}: valid keys are {sorted(schema)}.")
+    return {key: schema[key](f"config {where} {key}", value) for key, value in table.items()}
+
+
+@contextmanager
+def config_errors(table):
+    """Name the table in the errors of the library objects built from it."""
+    try:
+        yield
+    except ValueError as err:
+        msg = str(err)
+        raise ValueError(msg if msg.startswith("config") else f"config [{table}]: {msg}") from None
+    except OverflowError as err:  # an integer beyond int64 reaching NumPy
+        raise ValueError(f"config [{table}]: a number is too large ({err}).") from None
+    except TypeError as err:  # a user class's constructor, a value of the wrong kind
+        raise ValueError(f"config [{table}]: a value has the wrong type ({err}).") from None
 
 
 @dataclass
 class RunConfig:
-    """A parsed configuration: the problem, the starting point(s) and run settings."""
+    """A parsed configuration: the problem, the starting point(s) and run settings.
+
+    ``theta0`` is None when the config has no ``[init]`` table (a grid sweep, a portrait
+    without paths); :meth:`require_theta0` is what runs that need it call."""
 
     problem: Problem
-    theta0: np.ndarray
+    theta0: np.ndarray | None
     flow: dict = field(default_factory=dict)
     descent: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
     raw: dict = field(default_factory=dict)
     source: str | None = None
+
+    def require_theta0(self, run: str = "this run") -> np.ndarray:
+        """θ₀, or a ValueError saying that ``run`` needs ``[init]``."""
+        if self.theta0 is None:
+            raise ValueError(f"config has no [init] table, which {run} needs: add [init] with "
+                             "theta0 = [...] (or mean/std/seed/count to draw θ₀).")
+        return self.theta0
 
     def flow_kwargs(self) -> dict:
         """The ``[flow]`` settings that :func:`flowdeq.gradient_flow` takes as keywords."""
@@ -80,17 +271,20 @@ class RunConfig:
         t = self.extra.get(name, {})
         if not isinstance(t, dict):
             raise ValueError(f"config [{name}] must be a table.")
-        unknown = set(t) - set(keys)
+        unknown = sorted(set(t) - set(keys))
         if unknown:
-            raise ValueError(f"config [{name}] has unknown key(s) {sorted(unknown)}: valid keys are "
-                             f"{sorted(keys)}.")
+            raise ValueError(f"config [{name}] has unknown key {unknown[0]!r}"
+                             f"{_suggest(unknown[0], keys)}: valid keys are {sorted(keys)}.")
         return dict(t)
 
 
 def _check_finite(obj, path="config"):
     if isinstance(obj, dict):
         for k, v in obj.items():
-            _check_finite(v, f"{path}.{k}" if path != "config" else f"[{k}]" if isinstance(v, dict) else k)
+            # "[flow] t1", "[sweep] sample.mean[0]"
+            sub = (f"[{k}]" if isinstance(v, dict) else k) if path == "config" else \
+                f"{path} {k}" if path.endswith("]") and path.startswith("[") else f"{path}.{k}"
+            _check_finite(v, sub)
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
             _check_finite(v, f"{path}[{i}]")
@@ -106,6 +300,8 @@ def _require(table, key, where):
 
 def _user_model(spec, t, base):
     module, _, name = spec.partition(":")
+    if not module or not name:
+        raise ValueError(f"config [model] kind = {spec!r}: name your class as \"module:Class\".")
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError:
@@ -133,102 +329,149 @@ def _user_model(spec, t, base):
     return make
 
 
-def _model(t, base="."):
-    kind = str(_require(t, "kind", "model"))
+def _model(t, base, d):
+    kind = _str("config [model] kind", _require(t, "kind", "model"))
     if ":" in kind:
         return _user_model(kind, t, base)
-    unknown = set(t) - _PAPER_MODEL_KEYS
-    if unknown:
-        raise ValueError(f"config [model] has unknown key(s) {sorted(unknown)}: valid keys are "
-                         f"{sorted(_PAPER_MODEL_KEYS)} (or name your own class as kind = "
-                         "\"module:Class\").")
+    t = _check_keys("[model]", t, _PAPER_MODEL)
     kind = kind.lower()
-    dim = t.get("dim")
-    bias = bool(t.get("bias", False))
+    if t.get("dim", d) != d:
+        raise ValueError(f"config [model] dim is {t['dim']} but [target] xi has length {d}: "
+                         "make them agree (or leave dim out).")
+    bias = t.get("bias", False)
     if kind == "linear":
-        return lambda d: LinearDEQ(dim or d, bias=bias)
+        if "activation" in t:
+            raise ValueError("config [model] activation is not used by kind = \"linear\": remove "
+                             "it, or use kind = \"single-index\".")
+        return lambda d: LinearDEQ(d, bias=bias)
     if kind in ("single-index", "single_index", "singleindex"):
         act = t.get("activation", "sigmoid")
-        return lambda d: SingleIndexDEQ(act, dim or d, bias=bias)
+        return lambda d: SingleIndexDEQ(act, d, bias=bias)
     raise ValueError(f"config [model] kind is {kind!r}: use \"linear\", \"single-index\" or "
                      "\"module:Class\" for your own AbstractDEQ.")
 
 
 def _target(t):
     xi = _require(t, "xi", "target")
-    kind = t.get("kind", "single-index" if "activation" in t else "linear")
+    kind = t.get("kind", "single-index" if "activation" in t else "linear").replace("_", "-")
     if kind == "linear":
+        if "activation" in t:
+            raise ValueError("config [target] activation is not used by kind = \"linear\" "
+                             "(f = ξᵀx): remove it, or use kind = \"single-index\".")
         return LinearTarget(xi)
-    if kind in ("single-index", "single_index"):
-        return SingleIndexTarget(xi, t.get("activation", "sigmoid"))
-    raise ValueError(f"config [target] kind is {kind!r}: use \"linear\" or \"single-index\".")
+    return SingleIndexTarget(xi, t.get("activation", "sigmoid"))
 
 
 def _data(t, base, d):
-    law = str(_require(t, "law", "data")).lower()
-    rule = t.get("rule")
+    law = _require(t, "law", "data")
+    rule = t.get("rule", "samples" if law == "empirical" else "quadrature")
+    if (law == "empirical") != (rule == "samples"):
+        raise ValueError(f"config [data] rule = {rule!r} does not go with law = {law!r}: "
+                         "law = \"empirical\" takes rule = \"samples\"; the others \"quadrature\" "
+                         "or \"monte-carlo\".")
+    data = _law(t, law, rule, base, d)
+    # checked after the law is built, so a broken data file is named first
+    used = {"law", "rule"} | _LAW_KEYS[law] | _RULE_KEYS[rule]
+    unused = sorted(set(t) - used)
+    if unused:
+        raise ValueError(f"config [data] {unused[0]} is not used by law = {law!r} with rule = "
+                         f"{rule!r}: remove it (they read {sorted(used - {'law', 'rule'})}).")
+    return data
+
+
+def _law(t, law, rule, base, d):
     if law == "empirical":
-        if rule not in (None, "samples"):
-            raise ValueError("config [data] rule for law=\"empirical\" must be \"samples\".")
-        path = str(_require(t, "path", "data"))
-        return Empirical.from_file(path if os.path.isabs(path) else os.path.join(base, path))
+        path = _require(t, "path", "data")
+        data = Empirical.from_file(path if os.path.isabs(path) else os.path.join(base, path))
+        if data.dim != d:
+            raise ValueError(f"config [data] path {path} has {data.dim} column(s) but [target] xi "
+                             f"has length {d}: give ξ one entry per column.")
+        return data
     if law == "uniform":
-        dist = Uniform(t.get("low", 0.0), t.get("high", 1.0), int(t.get("dim", d)),
-                       nodes=int(t.get("nodes", 32)))
-    elif law == "gaussian":
-        mean = _require(t, "mean", "data")
-        dist = Gaussian(mean, t.get("cov", np.eye(len(np.atleast_1d(mean))).tolist()),
-                        nodes=int(t.get("nodes", 20)))
+        if t.get("dim", d) != d:
+            raise ValueError(f"config [data] dim is {t['dim']} but [target] xi has length {d}: "
+                             "make them agree (or leave dim out).")
+        dist = Uniform(t.get("low", 0.0), t.get("high", 1.0), d, nodes=t.get("nodes", 32))
     else:
-        raise ValueError(f"config [data] law is {law!r}: use \"uniform\", \"gaussian\" or \"empirical\".")
-    rule = rule or "quadrature"
-    if rule == "quadrature":
-        return dist
+        mean = _require(t, "mean", "data")
+        if len(np.atleast_1d(mean)) != d:
+            raise ValueError(f"config [data] mean has length {len(np.atleast_1d(mean))} but "
+                             f"[target] xi has length {d}: give one entry per input coordinate.")
+        dist = Gaussian(mean, t.get("cov", np.eye(d).tolist()), nodes=t.get("nodes", 20))
     if rule == "monte-carlo":
-        return dist.monte_carlo(int(t.get("samples", 1000)), int(t.get("seed", 0)))
-    raise ValueError(f"config [data] rule is {rule!r}: use \"quadrature\" or \"monte-carlo\" "
-                     "(or \"samples\" with law=\"empirical\").")
+        return dist.monte_carlo(t.get("samples", 1000), t.get("seed", 0))
+    return dist
 
 
-def _theta0(t, p):
+def _theta0(t, problem):
+    if t is None:
+        return None
+    if not t:
+        raise ValueError("config [init] is empty: give theta0 = [...], or mean/std/seed/count to "
+                         "draw θ₀.")
+    p = problem.n_params
+    labels = problem.model.param_labels()
+    shown = ", ".join(labels[:6]) + (", …" if p > 6 else "")
     if "theta0" in t:
-        return np.asarray(t["theta0"], dtype=float)
-    if "std" in t or "mean" in t:
-        mean = np.broadcast_to(np.asarray(t.get("mean", 0.0), float), (p,))
-        rng = np.random.default_rng(int(t.get("seed", 0)))
-        count = t.get("count")
-        shape = (p,) if count is None else (int(count), p)
-        return mean + float(t.get("std", 0.1)) * rng.standard_normal(shape)
-    raise ValueError("config [init] needs `theta0` (a list) or `mean`/`std`/`seed` to draw it.")
+        drawn = sorted(set(t) - {"theta0"})
+        if drawn:
+            raise ValueError(f"config [init] gives theta0 and {drawn[0]}: keep theta0, or remove it "
+                             "to draw θ₀ from mean/std/seed/count.")
+        th = np.asarray(t["theta0"], dtype=float)
+        if th.shape[-1] != p:
+            raise ValueError(f"config [init] theta0 has {th.shape[-1]} number(s) per start but the "
+                             f"{problem.model.kind} model has {p} parameters ({shown}): give {p}.")
+        return th
+    mean = np.asarray(t.get("mean", 0.0), float)
+    if mean.size not in (1, p):
+        raise ValueError(f"config [init] mean has {mean.size} entries but the model has {p} "
+                         f"parameters ({shown}): give one number or {p}.")
+    count = t.get("count")
+    if count is not None:
+        check_size("config [init] count", 8.0 * int(count) * p, f"{int(count)} starts × {p}")
+    rng = np.random.default_rng(int(t.get("seed", 0)))
+    shape = (p,) if count is None else (int(count), p)
+    return np.broadcast_to(mean.ravel(), (p,)) + float(t.get("std", 0.1)) * rng.standard_normal(shape)
 
 
 def parse_config(raw: dict, base_dir: str = ".", source: str | None = None) -> RunConfig:
     """Build a :class:`RunConfig` from a parsed TOML dict (see module docstring)."""
     _check_finite(raw)
-    for table, keys in _KEYS.items():
-        if table in raw:
-            if not isinstance(raw[table], dict):
-                raise ValueError(f"config [{table}] must be a table.")
-            unknown = set(raw[table]) - keys
-            if unknown:
-                raise ValueError(f"config [{table}] has unknown key(s) {sorted(unknown)}: valid keys "
-                                 f"are {sorted(keys)}.")
-    if "model" in raw and not isinstance(raw["model"], dict):
-        raise ValueError("config [model] must be a table.")
-    for table in ("model", "target", "data"):
-        if table not in raw:
-            raise ValueError(f"config needs a [{table}] table.")
-    try:
-        target = _target(raw["target"])
-        make_model = _model(raw["model"], base_dir)
-        data = _data(raw["data"], base_dir, target.dim)
-        problem = Problem(make_model(target.dim), target, data)
-        theta0 = _theta0(raw.get("init", {}), problem.n_params)
-    except (TypeError, KeyError) as err:
-        raise ValueError(f"config value has the wrong type: {err}") from None
-    extra = {k: v for k, v in raw.items() if k not in _KEYS and k != "model"}
-    return RunConfig(problem, theta0, dict(raw.get("flow", {})), dict(raw.get("descent", {})),
-                     extra, raw, source)
+    for name, value in raw.items():
+        if name not in TABLES:
+            kind = "table" if isinstance(value, dict) else "key outside any table"
+            raise ValueError(f"config has unknown {kind} [{name}]{_suggest(name, TABLES)}: valid "
+                             f"tables are {', '.join(f'[{k}]' for k in sorted(TABLES))}.")
+        if not isinstance(value, dict):
+            raise ValueError(f"config [{name}] must be a table: write [{name}] on a line of its "
+                             "own, then its keys.")
+    for name in ("model", "target", "data"):
+        if name not in raw:
+            raise ValueError(f"config needs a [{name}] table.")
+    # every type first (a user class's [model] keys are its own), then the objects; the
+    # checked tables have names lower-cased and whole floats as ints
+    tables = {name: table if name == "model" else _check_keys(f"[{name}]", table, TABLES[name])
+              for name, table in raw.items()}
+    flow, descent = tables.get("flow", {}), tables.get("descent", {})
+    if "ts" in flow and "n_save" in flow:
+        raise ValueError("config [flow] gives ts and n_save: keep one (ts replaces the uniform "
+                         "grid of n_save points).")
+    with config_errors("flow"):
+        FlowSettings.build(**flow)
+    with config_errors("descent"):
+        DescentSettings.build(**descent)
+    with config_errors("target"):
+        target = _target(tables["target"])
+    with config_errors("model"):
+        make_model = _model(tables["model"], base_dir, target.dim)
+        model = make_model(target.dim)
+    with config_errors("data"):
+        problem = Problem(model, target, _data(tables["data"], base_dir, target.dim))
+    with config_errors("init"):
+        theta0 = _theta0(tables.get("init"), problem)
+    extra = {k: v for k, v in tables.items() if k not in ("model", "target", "data", "init",
+                                                          "flow", "descent")}
+    return RunConfig(problem, theta0, dict(flow), dict(descent), extra, raw, source)
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:
@@ -239,6 +482,12 @@ def load_config(path: str | os.PathLike) -> RunConfig:
             raw = tomllib.load(fh)
     except FileNotFoundError:
         raise ValueError(f"config file {path} does not exist.") from None
+    except IsADirectoryError:
+        raise ValueError(f"config file {path} is a directory: give a .toml file.") from None
+    except OSError as err:
+        raise ValueError(f"config file {path} cannot be read ({err.strerror or err}).") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"config file {path} is not UTF-8 text: give a TOML file.") from None
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"config file {path} is not valid TOML: {err}.") from None
     return parse_config(raw, os.path.dirname(os.path.abspath(path)), source=path)

@@ -2,6 +2,9 @@
 
 ``flow_job(cfg, out)`` / ``descend_job(cfg, out)`` write ``trajectory.npz``,
 ``summary.json`` and ``figure.png`` into ``out`` and return ``(trajectory, summary)``.
+``out`` is created and proved writable before anything is computed, the data files are
+written before the figure, and a figure that cannot be drawn is a ``FigureWarning`` (the
+data kept), so no result is lost at the output stage.
 """
 from __future__ import annotations
 
@@ -9,11 +12,11 @@ import json
 import os
 import time
 
-import matplotlib.pyplot as plt
-
+from .._validate import output_dir
 from ..dynamics.descent import gradient_descent
 from ..dynamics.flow import gradient_flow
-from ..plot.figures import quick_figure
+from ..dynamics.settings import DescentSettings, FlowSettings
+from ..plot.figures import draw_figure, quick_figure
 from .config import RunConfig, load_config
 
 __all__ = ["flow_job", "descend_job", "write_summary"]
@@ -28,16 +31,14 @@ def write_summary(out: str, summary: dict, name: str = "summary.json") -> str:
 
 
 def _finish(traj, cfg, out, wall, label):
-    os.makedirs(out, exist_ok=True)
     traj.settings["config"] = cfg.raw
     traj.save(os.path.join(out, "trajectory.npz"))
     summary = traj.summary()
     summary["wall_seconds"] = wall
     summary["config"] = cfg.source
     write_summary(out, summary)
-    fig, _ = quick_figure(traj, title=f"{label}: {os.path.basename(cfg.source or '')}")
-    fig.savefig(os.path.join(out, "figure.png"), dpi=120)
-    plt.close(fig)
+    title = f"{label}: {os.path.basename(cfg.source or '')}"
+    draw_figure(out, "figure", lambda: quick_figure(traj, title=title)[0], exts=("png",), dpi=120)
     return traj, summary
 
 
@@ -50,9 +51,14 @@ def flow_job(cfg, out: str):
     cfg = _cfg(cfg)
     if "t1" not in cfg.flow:
         raise ValueError("config [flow] needs `t1` (the final time).")
+    theta0 = cfg.require_theta0("`flowdeq flow`")
+    # every input error before --out is touched (the flow repeats this check; it is cheap)
+    cfg.problem.check_theta(theta0, cfg.flow.get("singular_eps", FlowSettings.singular_eps),
+                            name="config [init] theta0")
+    output_dir(out)
     kw = cfg.flow_kwargs()
     wall = time.perf_counter()
-    traj = gradient_flow(cfg.problem, cfg.theta0, cfg.flow["t1"], **kw)
+    traj = gradient_flow(cfg.problem, theta0, cfg.flow["t1"], **kw)
     return _finish(traj, cfg, out, time.perf_counter() - wall, "gradient flow")
 
 
@@ -62,8 +68,12 @@ def descend_job(cfg, out: str):
     for key in ("step_size", "steps"):
         if key not in cfg.descent:
             raise ValueError(f"config [descent] needs `{key}`.")
+    theta0 = cfg.require_theta0("`flowdeq descend`")
+    cfg.problem.check_theta(theta0, cfg.descent.get("singular_eps", DescentSettings.singular_eps),
+                            name="config [init] theta0")
+    output_dir(out)
     kw = cfg.descent_kwargs()
     wall = time.perf_counter()
-    traj = gradient_descent(cfg.problem, cfg.theta0, cfg.descent["step_size"],
-                            int(cfg.descent["steps"]), **kw)
+    traj = gradient_descent(cfg.problem, theta0, cfg.descent["step_size"], cfg.descent["steps"],
+                            **kw)
     return _finish(traj, cfg, out, time.perf_counter() - wall, "gradient descent")

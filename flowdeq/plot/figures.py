@@ -2,13 +2,44 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from ..dynamics.trajectory import Trajectory
 
-__all__ = ["quick_figure", "save_fig"]
+__all__ = ["quick_figure", "save_fig", "draw_figure", "FigureWarning"]
+
+
+class FigureWarning(UserWarning):
+    """A figure could not be drawn; the data files it would show are written."""
+
+
+def draw_figure(out, name, draw, exts=("png", "pdf"), dpi=130) -> str | None:
+    """Build a figure with ``draw()`` (→ a matplotlib Figure) and write ``name.<ext>`` into
+    ``out``; return the first path, or None with a :class:`FigureWarning` if it cannot be drawn.
+
+    Callers write their data files first: a figure is a view of them, so one that fails
+    (matplotlib overflows on extreme values such as a GD run with η = 1e308, ...) costs a
+    warning, never the results or the exit status."""
+    fig, paths = None, [os.path.join(out, f"{name}.{ext}") for ext in exts]
+    try:
+        fig = draw()
+        for path in paths:
+            fig.savefig(path, dpi=dpi)
+        return paths[0]
+    except Exception as err:  # any failure of the view; the data is already on disk
+        for path in paths:  # no half-written image left looking like a result
+            if os.path.exists(path):
+                os.remove(path)
+        reason = (str(err).strip().splitlines() or [""])[0][:200]
+        warnings.warn(f"{os.path.basename(paths[0])} was not drawn ({type(err).__name__}: "
+                      f"{reason}); the data files are written.", FigureWarning, stacklevel=2)
+        return None
+    finally:
+        if fig is not None:
+            plt.close(fig)
 
 
 def save_fig(fig, out, name, dpi=130):

@@ -13,7 +13,7 @@ from matplotlib.patches import Patch
 
 from ..analysis.geometry import chart
 from ..io import write_json
-from .figures import save_fig
+from .figures import draw_figure
 from .portraits import OUTCOME_COLORS, add_landmarks, outcome_map_figure
 
 __all__ = ["write_analysis", "closest_approach_histogram", "crossing_map"]
@@ -92,9 +92,15 @@ def write_analysis(an, out, problem=None, prefix=""):
                        [f"{res['step_size'][i]:.6g}", res["outcome"][i], f"{an['event'][i]:.10g}",
                         f"{res['min_margin'][i]:.6g}", f"{res['risk_final'][i]:.6g}"])
     write_json(out, f"{prefix}analysis.json", an["summary"])
+    # the data above first; a figure that cannot be drawn is a FigureWarning (draw_figure)
     files = []
-    fig, _ = closest_approach_histogram(an)
-    files.append(save_fig(fig, out, f"{prefix}closest_approach"))
+
+    def figure(name, draw):
+        path = draw_figure(out, f"{prefix}{name}", draw)
+        if path is not None:
+            files.append(path)
+
+    figure("closest_approach", lambda: closest_approach_histogram(an)[0])
     grid = an["grid"]
     labels = chart(problem).labels if problem is not None else ("s", "t")
     if grid is not None:
@@ -107,21 +113,29 @@ def write_analysis(an, out, problem=None, prefix=""):
             tag = "" if m == 1 else f"_eta{j}"
             what = "flow" if an["kind"] == "flow" else f"GD η = {res['step_sizes'][j]:g}"
             xl = f"{labels[0]}(0)"
-            fig, ax = outcome_map_figure(xs, ys, oc, ev, xlabel=xl, title=f"outcome map ({what})",
-                                         time_label="event time" if an["kind"] == "flow" else "event step")
-            if problem is not None:
-                _overlay_landmarks(ax, problem)
-            files.append(save_fig(fig, out, f"{prefix}outcome_map{tag}"))
-            fig, ax = plt.subplots(figsize=(6, 4.8), constrained_layout=True)
-            im = ax.pcolormesh(xs, ys, np.log10(np.where(ev > 0, ev, np.nan)), cmap="viridis",
-                               shading="nearest")
-            fig.colorbar(im, ax=ax, label="log₁₀ event " + ("time" if an["kind"] == "flow" else "step"))
-            ax.set_xlabel(xl)
-            ax.set_ylabel(f"{labels[1]}(0)")
-            ax.set_title(f"time to event ({what}); blank = no event")
-            files.append(save_fig(fig, out, f"{prefix}time_to_event{tag}"))
+
+            def outcome_map(oc=oc, ev=ev, what=what, xl=xl):
+                fig, ax = outcome_map_figure(
+                    xs, ys, oc, ev, xlabel=xl, title=f"outcome map ({what})",
+                    time_label="event time" if an["kind"] == "flow" else "event step")
+                if problem is not None:
+                    _overlay_landmarks(ax, problem)
+                return fig
+
+            def time_to_event(ev=ev, what=what, xl=xl):
+                fig, ax = plt.subplots(figsize=(6, 4.8), constrained_layout=True)
+                im = ax.pcolormesh(xs, ys, np.log10(np.where(ev > 0, ev, np.nan)), cmap="viridis",
+                                   shading="nearest")
+                fig.colorbar(im, ax=ax,
+                             label="log₁₀ event " + ("time" if an["kind"] == "flow" else "step"))
+                ax.set_xlabel(xl)
+                ax.set_ylabel(f"{labels[1]}(0)")
+                ax.set_title(f"time to event ({what}); blank = no event")
+                return fig
+
+            figure(f"outcome_map{tag}", outcome_map)
+            figure(f"time_to_event{tag}", time_to_event)
     if an["kind"] == "descent":
-        fig, _ = crossing_map(an)
-        files.append(save_fig(fig, out, f"{prefix}crossing_map"))
+        figure("crossing_map", lambda: crossing_map(an)[0])
     an["files"] = files
     return files
