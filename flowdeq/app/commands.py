@@ -142,7 +142,8 @@ def starts_from_table(problem, sw, cfg_theta0=None):
                          "keep one.")
     if grid:
         if len(grid) < 2:
-            raise ValueError("config [sweep] needs both `theta1` and `theta2` = [low, high, count] for a grid.")
+            raise ValueError("config [sweep] needs both `theta1` and `theta2` = [low, high, count] "
+                             "for a grid.")
         return grid_starts(problem, sw["theta1"], sw["theta2"])
     if "sample" in sw:
         smp = sw["sample"]
