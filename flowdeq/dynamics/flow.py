@@ -168,13 +168,17 @@ def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max
             event=event, max_steps=max_steps, throw=False)
         fired = sol.event_mask
         ok = sol.result == diffrax.RESULTS.successful
-        # the located state is the last finite save (SaveAt(t1=True) writes it right after
-        # the last grid point reached); the condition that fired is read off there.  A start that already meets one is reported at t0:
-        # diffrax fires only on a crossing.
-        at_start = event_values(problem, y0, eps, gtol, cap, risk_and_grad)
+        # R, ∇R once per save; the condition that fired is read off the located state, the
+        # last finite save (SaveAt(t1=True) writes it right after the last grid point
+        # reached).  A start that already meets one is reported at t0: diffrax fires only
+        # on a crossing.
+        saved = jnp.isfinite(sol.ts)
+        ys = jnp.where(saved[:, None], sol.ys, y0[None, :])
+        risk, grad = jax.vmap(problem.risk_and_grad)(ys)
+        at = lambda i: event_values(problem, ys[i], eps, gtol, cap, lambda _: (risk[i], grad[i]))
+        at_start = at(0)  # ts[0] = t0 is always saved
         start_hit = jnp.min(at_start) <= 0
-        y_event = sol.ys[jnp.sum(jnp.isfinite(sol.ts)) - 1]
-        at_event = event_values(problem, y_event, eps, gtol, cap, risk_and_grad)
+        at_event = at(jnp.sum(saved) - 1)
         code = jnp.where(start_hit, classify(at_start), jnp.where(
             fired, classify(at_event), jnp.where(ok, _MAX_TIME, _FAILED)))
         # message code: 0 none, 1 max_steps, 2 other solver failure, 3 event bracket not
@@ -183,13 +187,9 @@ def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max
         maxed = jnp.where(start_hit, 0, jnp.where(fired, jnp.where(located, 0, 3),
                           jnp.where(ok, 0, jnp.where(
                               sol.result == diffrax.RESULTS.max_steps_reached, 1, 2))))
-        valid = jnp.isfinite(sol.ts)
-        # SaveAt(t1=True) writes the final (or event) state right after the last grid
-        # point reached; drop it when it repeats that grid point.
+        # drop the located state when it repeats the grid point before it
         prev = jnp.concatenate([jnp.array([-jnp.inf]), sol.ts[:-1]])
-        valid = valid & (sol.ts != prev) & (~start_hit | (sol.ts <= t0))
-        ys = jnp.where(valid[:, None], sol.ys, y0[None, :])
-        risk, grad = jax.vmap(problem.risk_and_grad)(ys)
+        valid = saved & (sol.ts != prev) & (~start_hit | (sol.ts <= t0))
         gnorm = jnp.linalg.norm(grad, axis=-1)
         stats = (sol.stats["num_steps"], sol.stats["num_accepted_steps"],
                  sol.stats["num_rejected_steps"])
