@@ -7,29 +7,37 @@ a ``Trajectory`` comes out, and everything else reads trajectories.  The layers
     models/ data problem  →  dynamics/  →  analysis/ → ensembles/  →  plot/  →  app/
 
 Importing flowdeq enables float64 in JAX (``jax_enable_x64``): the stiff flows and the
-conservation checks need it.  The analysis layers, plotting and ``gradient_flow`` are
-re-exported lazily, so ``import flowdeq`` pays for neither matplotlib nor diffrax until
-they are used.
+conservation checks need it.  Every public name is re-exported lazily, so ``import flowdeq``
+loads neither JAX nor diffrax, matplotlib or scipy until a name that needs them is used
+(tests/test_import_budget.py holds each command to what it uses).
 """
 import importlib as _importlib
+import os as _os
+import sys as _sys
 
-import jax as _jax
-
-_jax.config.update("jax_enable_x64", True)
-
-from ._outcomes import Outcome  # noqa: E402
-from .data import Empirical, Gaussian, MonteCarlo, Uniform  # noqa: E402
-from .dynamics.descent import gradient_descent  # noqa: E402
-from .dynamics.settings import DescentSettings, FlowSettings  # noqa: E402
-from .dynamics.trajectory import Trajectory  # noqa: E402
-from .models import (ACTIVATIONS, AbstractDEQ, Activation, LinearDEQ, LinearTarget,  # noqa: E402
-                     SingleIndexDEQ, SingleIndexTarget, get_activation)
-from .problem import Problem  # noqa: E402
+# float64 always: the stiff flows and the conservation checks need it.  JAX reads
+# JAX_ENABLE_X64 when it is first imported, so `import flowdeq` itself loads nothing heavy
+# (the CLI's --help and `study --list` answer in ~0.1 s); a JAX imported earlier is switched now.
+if "jax" in _sys.modules:
+    _sys.modules["jax"].config.update("jax_enable_x64", True)
+else:
+    _os.environ["JAX_ENABLE_X64"] = "1"
 
 from ._version import __version__  # noqa: E402,F401
 
+# every public name is imported on first use: a GD-only script never loads diffrax, and
+# nothing loads matplotlib or scipy until a figure or a SciPy-backed analysis is asked for
 _LAZY = {
-    "gradient_flow": "dynamics.flow",  # diffrax costs 0.3 s of import; GD-only scripts skip it
+    "Outcome": "_outcomes",
+    "Empirical": "data", "Gaussian": "data", "MonteCarlo": "data", "Uniform": "data",
+    "gradient_descent": "dynamics.descent",
+    "DescentSettings": "dynamics.settings", "FlowSettings": "dynamics.settings",
+    "Trajectory": "dynamics.trajectory",
+    **{name: "models" for name in ("ACTIVATIONS", "AbstractDEQ", "Activation", "LinearDEQ",
+                                   "LinearTarget", "SingleIndexDEQ", "SingleIndexTarget",
+                                   "get_activation")},
+    "Problem": "problem",
+    "gradient_flow": "dynamics.flow",
     "RunConfig": "app.config", "load_config": "app.config",
     "enable_compilation_cache": "app.cache",
     "fit_rate": "analysis.rates", "RateFit": "analysis.rates",
@@ -42,15 +50,13 @@ _LAZY = {
 
 def __getattr__(name):
     if name in _LAZY:
-        # import cost: diffrax, scipy and the app layer load only when first used
+        # import cost: JAX, diffrax, scipy and the app layer load only when first used
         return getattr(_importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'flowdeq' has no attribute {name!r}")
 
 
-__all__ = [
-    "ACTIVATIONS", "Activation", "get_activation", "AbstractDEQ", "Outcome",
-    "Empirical", "Gaussian", "MonteCarlo", "Uniform", "gradient_descent", "gradient_flow",
-    "FlowSettings", "DescentSettings",
-    "LinearDEQ", "SingleIndexDEQ", "Problem", "LinearTarget", "SingleIndexTarget", "Trajectory",
-    *_LAZY,
-]
+__all__ = ["__version__", *_LAZY]
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
-
-import matplotlib
 
 from .cache import enable_compilation_cache
 
@@ -75,9 +74,14 @@ def main(argv=None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as done:  # --help (0) or a usage error (2), already printed
         return int(done.code or 0)
-    # the command writes files and opens no window; only here does flowdeq pick a backend
-    matplotlib.use("Agg")
-    enable_compilation_cache()
+    # the command writes files and opens no window; only here does flowdeq pick a backend.
+    # Through the environment, so matplotlib (~0.3 s) is imported only by a verb that draws
+    if "matplotlib" in sys.modules:
+        sys.modules["matplotlib"].use("Agg")
+    else:
+        os.environ["MPLBACKEND"] = "Agg"
+    if not (args.verb == "study" and (args.list or not args.name)):
+        enable_compilation_cache()  # imports JAX, which listing the studies does not need
     with warnings.catch_warnings():
         warnings.showwarning = _one_line
         warnings.simplefilter("always", UserWarning)  # every figure that failed, named

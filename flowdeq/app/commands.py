@@ -9,16 +9,13 @@ import numpy as np
 
 from .._validate import check_size, output_dir
 from ..analysis.geometry import chart, check_lim, field_on_grid
-from ..analysis.theory import _fmt, check_theorems, theory_markdown
 from ..dynamics.descent import gradient_descent
-from ..dynamics.flow import gradient_flow
 from ..dynamics.settings import DescentSettings, FlowSettings
 from ..ensembles.chunk import DESCENT_KEYS, FLOW_KEYS
 from ..ensembles.executors import get_executor
 from ..ensembles.singularity import analyze_sweep
 from ..ensembles.starts import axis, grid_starts, sample_starts
 from ..ensembles.sweep import SWEEP_DEFAULTS, run_flow_grid, run_sweep
-from ..plot.diagnostics import theory_figure
 from ..plot.figures import draw_figure
 from ..plot.portraits import default_limits, outcome_map_figure, phase_portrait
 from ..plot.sweeps import write_analysis
@@ -30,6 +27,10 @@ __all__ = ["cli_theory", "cli_portrait", "cli_sweep", "starts_from_table"]
 
 def cli_theory(config_path, out) -> list[dict]:
     """``flowdeq theory CONFIG.toml --out DIR``: writes theory.json, theory.md, theory.png."""
+    # import cost: scipy and diffrax load only for the verbs that use them (a GD sweep needs neither)
+    from ..analysis.theory import _fmt, check_theorems, theory_markdown
+    from ..plot.diagnostics import theory_figure  # import cost: matplotlib
+
     cfg = load_config(config_path)
     cfg.problem.check_theta(cfg.require_theta0("`flowdeq theory`"),
                             cfg.flow.get("singular_eps", FlowSettings.singular_eps),
@@ -69,6 +70,9 @@ def cli_portrait(config_path, out):
 
     The field and the basin map are computed and written (field.npz, outcome_map.npz,
     summary.json) before either figure is drawn.  Without ``[init]`` no paths are drawn."""
+    # import cost: diffrax only for the verbs that integrate flows (a GD sweep does not)
+    from ..dynamics.flow import gradient_flow
+
     cfg = load_config(config_path)
     pt = cfg.table("portrait", _PORTRAIT_KEYS)
     problem = cfg.problem

@@ -37,7 +37,7 @@ import numpy as np
 
 from .._outcomes import DESCENT_OUTCOMES, labels
 from .._validate import check_size, device
-from .events import settle
+from .labels import settle
 from ..problem import Problem
 from .settings import DescentSettings
 from .trajectory import Trajectory

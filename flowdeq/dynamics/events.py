@@ -33,9 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
 
-from .._outcomes import Outcome, refine_converged
 
-__all__ = ["BracketBisection", "event_values", "event_function", "classify", "settle", "NONFINITE",
+__all__ = ["BracketBisection", "event_values", "event_function", "classify", "NONFINITE",
            "ILL_POSED", "CONVERGED", "DIVERGED"]
 
 # indices of event_values' entries (and the codes classify returns)
@@ -117,26 +116,7 @@ def classify(values):
     rounding allowance of zero; otherwise ``converged``, the only condition left that can
     have fired.  ‖∇R‖ itself is not re-tested: near ill-posedness (Hessian ~1e10) one ulp
     of θ moves it by more than converged_tol, so a re-test would be rounding noise, and
-    the truth of ``converged`` is decided by R − R* afterwards (:func:`settle`)."""
+    the truth of ``converged`` is decided by R − R* afterwards (:func:`flowdeq.dynamics.labels.settle`)."""
     return jnp.where(values[NONFINITE] < 0, NONFINITE,
                      jnp.where(values[ILL_POSED] <= 1e-12, ILL_POSED,
                                jnp.where(values[DIVERGED] <= 1e-9, DIVERGED, CONVERGED)))
-
-
-def settle(problem, outcome, theta_last, risk_last, risk_tol, message):
-    """Make the labels true after a run (NumPy, on the last state of each member).
-
-    * ``converged`` where R − R* > risk_tol·max(1, E f²) becomes ``stationary``;
-    * ``nonfinite`` members get a message naming what went undefined (the equilibrium, the
-      readout, the risk or its gradient).
-    Returns (outcome, gap = R − R*, message)."""
-    scale = max(1.0, float(problem.c))
-    outcome, gap = refine_converged(outcome, risk_last, problem.risk_min, scale, risk_tol)
-    message = np.asarray(message, dtype=object).copy()
-    for i in np.flatnonzero(outcome == Outcome.stationary.value):
-        message[i] = (f"‖∇R‖ ≤ converged_tol but R − R* = {gap[i]:.3g} > risk_tol·scale = "
-                      f"{risk_tol * scale:.3g}: not a minimiser (‖θ‖ = "
-                      f"{np.linalg.norm(theta_last[i]):.3g})")
-    for i in np.flatnonzero(outcome == Outcome.nonfinite.value):
-        message[i] = problem.explain_nonfinite(theta_last[i])
-    return outcome, gap, message.astype(str)

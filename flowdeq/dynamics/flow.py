@@ -40,7 +40,8 @@ import optimistix as optx
 from .._outcomes import FLOW_OUTCOMES, labels
 from .._validate import check_size, device
 from ..problem import Problem
-from .events import BracketBisection, classify, event_function, event_values, settle
+from .events import BracketBisection, classify, event_function, event_values
+from .labels import settle
 from .settings import FlowSettings
 from .trajectory import Trajectory
 

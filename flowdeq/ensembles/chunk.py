@@ -7,7 +7,6 @@ import dataclasses
 import numpy as np
 
 from ..dynamics.descent import gradient_descent
-from ..dynamics.flow import gradient_flow
 from ..dynamics.settings import DescentSettings, FlowSettings
 from ..problem import Problem
 
@@ -45,6 +44,9 @@ def run_chunk(problem: Problem, kind: str, starts, step_sizes=None, settings=Non
     safe = np.where(ok[:, None], st, filler)
     c = len(st)
     if kind == "flow":
+        # import cost: diffrax (~0.3 s) only for flow sweeps; a GD sweep never loads it
+        from ..dynamics.flow import gradient_flow
+
         kw = {k: s[k] for k in FLOW_KEYS if k in s}
         tr = gradient_flow(problem, safe, **kw)
         okm = ok
