@@ -159,6 +159,8 @@ def test_compilation_cache_written_then_used(tmp_path):
     cache = tmp_path / "flowdeq" / "jax"
     assert first[0] == str(cache)
     assert any(p.name.startswith("jit__solve") for p in cache.iterdir())
+    # flowdeq's own store of the traced program (flowdeq/_programs.py) sits beside it
+    assert len(list((cache / "flowdeq-programs").glob("*.npz"))) == 1
     second = run(env)
     assert int(second[1].split()[0]) >= 1          # loaded from the cache
     assert second[1].split(maxsplit=1)[1] == first[1].split(maxsplit=1)[1]

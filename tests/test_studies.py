@@ -19,12 +19,19 @@ def test_unknown_study_is_a_value_error(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(STUDIES))
-def test_study_quick_end_to_end(name, tmp_path):
+def test_study_quick_end_to_end(name, tmp_path, monkeypatch):
+    # PNG always; PDF only on request (`--pdf`): the paper study is run asking for it
+    pdf = name == "paper"
+    if pdf:
+        monkeypatch.setenv("FLOWDEQ_FIGURE_FORMATS", "png,pdf")
+    else:
+        monkeypatch.delenv("FLOWDEQ_FIGURE_FORMATS", raising=False)
     out = str(tmp_path / name)
     cli_study(name, out, quick=True)
     files = os.listdir(out)
     assert "summary.md" in files and "summary.json" in files
-    assert any(f.endswith(".png") for f in files) and any(f.endswith(".pdf") for f in files)
+    assert any(f.endswith(".png") for f in files)
+    assert any(f.endswith(".pdf") for f in files) == pdf
     with open(os.path.join(out, "summary.json")) as fh:
         s = json.load(fh)
     if name == "paper":

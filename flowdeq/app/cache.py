@@ -41,6 +41,8 @@ def enable_compilation_cache(path: str | None = None, min_compile_secs: float = 
         return None
     import jax  # import cost: `flowdeq study --list` and --help never load JAX
 
+    from .._programs import set_program_cache  # import cost: JAX and equinox, as above
+
     path = path or os.environ.get("JAX_COMPILATION_CACHE_DIR") or default_cache_dir()
     try:
         os.makedirs(path, exist_ok=True)
@@ -48,4 +50,6 @@ def enable_compilation_cache(path: str | None = None, min_compile_secs: float = 
         return None
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_secs))
+    # flowdeq's own solves are kept whole (traced, lowered and compiled: flowdeq._programs)
+    set_program_cache(os.path.join(path, "flowdeq-programs"))
     return path

@@ -3,7 +3,9 @@
     flowdeq flow CONFIG.toml --out DIR        gradient flow → trajectory.npz, summary.json, figure.png
     flowdeq descend CONFIG.toml --out DIR     gradient descent, same files
     flowdeq theory CONFIG.toml --out DIR      theorem checks → theory.json, theory.md, figure
-    flowdeq portrait CONFIG.toml --out DIR    phase portrait (PNG + PDF + data)
+    flowdeq portrait CONFIG.toml --out DIR    phase portrait (PNG + data)
+
+Every verb that draws takes ``--pdf`` to write PDF figures beside the PNGs.
     flowdeq sweep CONFIG.toml --out DIR [--resume] [--scheduler ADDR]
     flowdeq study NAME --out DIR [--quick]    a study from studies/ ; ``flowdeq study --list``
 
@@ -66,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None)
     s.add_argument("--list", action="store_true", help="list the studies")
     s.add_argument("--quick", action="store_true", help="reduced size (for tests)")
+    for verb_parser in sub.choices.values():
+        verb_parser.add_argument("--pdf", action="store_true",
+                                 help="write every figure as PDF too (PNG is always written)")
     return p
 
 
@@ -90,6 +95,8 @@ def main(argv=None) -> int:
 
 def _run(args) -> int:
     try:
+        if args.pdf:
+            _call("flowdeq.plot.figures:set_figure_formats", "pdf")
         if args.verb in ("flow", "descend"):
             job = "flow_job" if args.verb == "flow" else "descend_job"
             traj, summary = _call(f"flowdeq.app.jobs:{job}", args.config, args.out)

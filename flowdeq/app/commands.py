@@ -45,7 +45,7 @@ def cli_theory(config_path, out) -> list[dict]:
     name = os.path.basename(str(config_path))
     with open(os.path.join(out, "theory.md"), "w") as fh:
         fh.write(theory_markdown(entries, name))
-    draw_figure(out, "theory", lambda: theory_figure(entries, name)[0], exts=("png",), dpi=120)
+    draw_figure(out, "theory", lambda: theory_figure(entries, name)[0], dpi=120)
     for e in entries:
         print(f"Thm {e.theorem} {e.form:9s} {e.start:6s} {e.quantity:12s} hypotheses "
               f"{'hold' if e.hypotheses_hold else 'FAIL'}; bound "

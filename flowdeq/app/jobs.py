@@ -39,7 +39,7 @@ def _finish(traj, cfg, out, wall, label):
     # import cost: matplotlib (~0.3 s) only once the data are on disk and a figure is drawn
     from ..plot.figures import draw_figure, quick_figure
 
-    draw_figure(out, "figure", lambda: quick_figure(traj, title=title)[0], exts=("png",), dpi=120)
+    draw_figure(out, "figure", lambda: quick_figure(traj, title=title)[0], dpi=120)
     return traj, summary
 
 

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import time
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._outcomes import DESCENT_OUTCOMES, labels
+from .._programs import persistent_jit
 from .._validate import check_size, device
 from .labels import settle
 from ..problem import Problem
@@ -47,7 +47,7 @@ __all__ = ["gradient_descent"]
 _CROSSED, _ILL_POSED, _NONFINITE, _DIVERGED, _CONVERGED, _MAX_STEPS = range(6)
 
 
-@eqx.filter_jit
+@persistent_jit
 def _descend(problem: Problem, theta0, etas, steps, eps, gtol, cap):
     def one(theta0, eta):
         def body(state, _):

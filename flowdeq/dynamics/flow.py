@@ -38,6 +38,7 @@ import numpy as np
 import optimistix as optx
 
 from .._outcomes import FLOW_OUTCOMES, labels
+from .._programs import persistent_jit
 from .._validate import check_size, device
 from ..problem import Problem
 from .events import BracketBisection, classify, event_function, event_values
@@ -131,7 +132,7 @@ def _cacheable_trace():
         errs.EQX_ON_ERROR = old
 
 
-@eqx.filter_jit
+@persistent_jit
 def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max_steps,
            exact_saves):
     t0, t1 = ts[0], ts[-1]

@@ -9,20 +9,47 @@ import numpy as np
 
 from ..dynamics.trajectory import Trajectory
 
-__all__ = ["quick_figure", "save_fig", "draw_figure", "FigureWarning"]
+__all__ = ["quick_figure", "save_fig", "draw_figure", "FigureWarning", "figure_formats",
+           "set_figure_formats"]
+
+# PNG always; vector formats on request (`--pdf` on the command line): writing every figure
+# twice, as PDF too, took about half of the main job's figure time (docs/performance.md)
+_FORMATS_ENV = "FLOWDEQ_FIGURE_FORMATS"
+_KNOWN = ("png", "pdf", "svg")
+
+
+def set_figure_formats(*formats) -> tuple:
+    """Write figures in these formats from now on (PNG is always among them), e.g.
+    ``set_figure_formats("png", "pdf")``.  Kept in the environment variable
+    ``FLOWDEQ_FIGURE_FORMATS`` (which the command line's ``--pdf`` sets), so it also reaches
+    worker processes."""
+    bad = [f for f in formats if f not in _KNOWN]
+    if bad:
+        raise ValueError(f"figure format {bad[0]!r} is not one of {_KNOWN}: use those.")
+    fmts = tuple(dict.fromkeys(("png", *formats)))
+    os.environ[_FORMATS_ENV] = ",".join(fmts)
+    return fmts
+
+
+def figure_formats() -> tuple:
+    """The formats figures are written in (default: PNG only)."""
+    fmts = [f for f in os.environ.get(_FORMATS_ENV, "png").split(",") if f in _KNOWN]
+    return tuple(dict.fromkeys(("png", *fmts)))
 
 
 class FigureWarning(UserWarning):
     """A figure could not be drawn; the data files it would show are written."""
 
 
-def draw_figure(out, name, draw, exts=("png", "pdf"), dpi=130) -> str | None:
+def draw_figure(out, name, draw, exts=None, dpi=130) -> str | None:
     """Build a figure with ``draw()`` (→ a matplotlib Figure) and write ``name.<ext>`` into
-    ``out``; return the first path, or None with a :class:`FigureWarning` if it cannot be drawn.
+    ``out`` (``exts`` default: :func:`figure_formats`); return the PNG path, or None with a
+    :class:`FigureWarning` if it cannot be drawn.
 
     Callers write their data files first: a figure is a view of them, so one that fails
     (matplotlib overflows on extreme values such as a GD run with η = 1e308, ...) costs a
     warning, never the results or the exit status."""
+    exts = figure_formats() if exts is None else exts
     fig, paths = None, [os.path.join(out, f"{name}.{ext}") for ext in exts]
     try:
         fig = draw()
@@ -43,13 +70,13 @@ def draw_figure(out, name, draw, exts=("png", "pdf"), dpi=130) -> str | None:
 
 
 def save_fig(fig, out, name, dpi=130):
-    """Write ``name.png`` and ``name.pdf`` into ``out``; close the figure; return the PNG path."""
+    """Write ``name.<ext>`` into ``out`` for each of :func:`figure_formats` (PNG, plus PDF
+    with ``--pdf``); close the figure; return the PNG path."""
     os.makedirs(out, exist_ok=True)
-    png = os.path.join(out, f"{name}.png")
-    fig.savefig(png, dpi=dpi)
-    fig.savefig(os.path.join(out, f"{name}.pdf"))
+    for ext in figure_formats():
+        fig.savefig(os.path.join(out, f"{name}.{ext}"), dpi=dpi)
     plt.close(fig)
-    return png
+    return os.path.join(out, f"{name}.png")
 
 
 def quick_figure(traj: Trajectory, title: str | None = None):

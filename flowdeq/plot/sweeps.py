@@ -78,7 +78,7 @@ def _overlay_landmarks(ax, problem):
 
 
 def write_analysis(an, out, problem=None, prefix=""):
-    """Write members.csv, analysis.json and the figures (PNG + PDF) into ``out``."""
+    """Write members.csv, analysis.json and the figures (PNG; PDF too with ``--pdf``) into ``out``."""
     os.makedirs(out, exist_ok=True)
     res = an["res"]
     with open(os.path.join(out, f"{prefix}members.csv"), "w", newline="") as fh:

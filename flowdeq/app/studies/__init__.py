@@ -1,5 +1,5 @@
 """Studies: one module per study, each ``run(out, quick=False) -> dict`` writing figures
-(PNG + PDF), ``summary.md`` and ``summary.json`` into ``out``.
+(PNG; PDF too with ``--pdf``), ``summary.md`` and ``summary.json`` into ``out``.
 
 ``flowdeq study --list`` → :func:`cli_list`; ``flowdeq study NAME --out DIR [--quick]``
 → :func:`cli_study`.

@@ -201,5 +201,5 @@ def _markdown(out, S):
           "so the paper's 'converges to (2, 0)' (Fig. 5) is a statement about the direction of travel, not "
           "about reaching it in 4000 epochs.",
           f"- GD and flow at t = s·η agree to {fmt(s['gd_minus_flow_final_dist'], '.2e')}.", "",
-          f"Figures: {', '.join(S['files'])} (PNG and PDF). Wall time: {S['wall_seconds']:.1f} s."]
+          f"Figures: {', '.join(S['files'])} (PNG). Wall time: {S['wall_seconds']:.1f} s."]
     write_md(out, L)
