@@ -84,6 +84,8 @@ def refine_converged(outcome, risk, risk_min, scale, tol):
     Returns (outcome, gap) with gap = R − R* (NaN where unknown)."""
     outcome = np.asarray(outcome).astype(f"<U{max(len(o.value) for o in Outcome)}")
     risk = np.asarray(risk, float)
+    # NumPy throughout: with R* a JAX scalar each eager op here compiled a program (~0.1 s)
+    risk_min = float(np.asarray(risk_min))
     gap = risk - risk_min if np.isfinite(risk_min) else np.full_like(risk, np.nan)
     floor = tol * scale
     off = (outcome == Outcome.converged.value) & (gap > floor) & ~(risk <= floor)

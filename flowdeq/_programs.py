@@ -16,7 +16,7 @@ The key is a SHA-256 over
 * every non-array argument, written out field by field (equinox modules through their dataclass
   fields, functions by module and name) and every array argument's shape, dtype and weak type;
 * the versions of Python, jax, jaxlib, equinox, diffrax, optimistix, lineax, numpy and scipy,
-  JAX's configuration values, equinox's error mode, the XLA/JAX/equinox environment variables,
+  JAX's configuration values, equinox's error mode, the XLA/TF/equinox environment variables,
   the backend (platform, device kind and count) and the CPU's feature flags.
 
 An argument that cannot be written out exactly — a user's model class, a lambda or a closure
@@ -151,8 +151,10 @@ def _environment() -> str:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = "absent"
+    # JAX_* variables are not listed: JAX reads them into its configuration, which the key holds
+    # (_settings), and JAX_ENABLE_X64 is set by flowdeq itself only when JAX is not yet imported
     env = {k: v for k, v in os.environ.items()
-           if k.startswith(("XLA_", "JAX_", "EQX_", "TF_")) and "CACHE" not in k and "LOG" not in k}
+           if k.startswith(("XLA_", "EQX_", "TF_")) and "CACHE" not in k and "LOG" not in k}
     dev = jax.devices()[0]
     cpu = ""
     try:

@@ -19,6 +19,8 @@ from flowdeq import _programs
 
 RUN = textwrap.dedent("""
     import hashlib, json, sys
+    if sys.argv[2] == "jax-first":  # flowdeq then switches x64 itself instead of by environment
+        import jax
     import numpy as np
     import flowdeq as fd
     from flowdeq import _programs
@@ -37,10 +39,10 @@ RUN = textwrap.dedent("""
 """)
 
 
-def _run(cache):
-    env = {k: v for k, v in os.environ.items() if k != "FLOWDEQ_NO_CACHE"}
-    proc = subprocess.run([sys.executable, "-c", RUN, cache], capture_output=True, text=True,
-                          env=env)
+def _run(cache, order="flowdeq-first"):
+    env = {k: v for k, v in os.environ.items() if k not in ("FLOWDEQ_NO_CACHE", "JAX_ENABLE_X64")}
+    proc = subprocess.run([sys.executable, "-c", RUN, cache, order], capture_output=True,
+                          text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -48,7 +50,8 @@ def _run(cache):
 @pytest.mark.slow
 def test_a_later_process_loads_every_program_and_gets_the_same_bits(tmp_path):
     cache = str(tmp_path / "cache")
-    first, second, plain = _run(cache), _run(cache), _run("none")
+    # the second process imports JAX before flowdeq: the key must not depend on that order
+    first, second, plain = _run(cache), _run(cache, "jax-first"), _run("none")
     assert first["compiled"] == 2 and first["loaded"] == 0
     # the flow program calls LAPACK (Kvaerno's LU): loading it in a process that never
     # lowered a linear solve would crash without the table being prepared

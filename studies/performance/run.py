@@ -1,7 +1,8 @@
 """flowdeq performance suite: every benchmark side by side in one process run.
 
-    python studies/performance/run.py            # full (about 5 minutes on 2 cores)
-    python studies/performance/run.py --quick    # smoke version (small sizes, about 1 minute)
+    python studies/performance/run.py            # full (about 30 minutes on 2 cores)
+    python studies/performance/run.py --quick    # smoke version (small sizes, a few minutes)
+    python studies/performance/run.py --only commands,scale   # some sections
 
 Writes studies/performance/RESULTS.md (or --out): the machine, the command, medians,
 ratios, the accuracy of each pair, a met/missed status per target, why each miss
@@ -19,7 +20,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,6 +37,8 @@ from flowdeq.descent import gradient_descent  # noqa: E402
 from flowdeq.flow import gradient_flow  # noqa: E402
 
 import baselines  # noqa: E402
+from commands import bench_commands  # noqa: E402
+from scale import bench_scale  # noqa: E402
 
 SEC42 = os.path.join(ROOT, "data", "configs", "sec42-sigmoid.toml")
 SEC41 = os.path.join(ROOT, "data", "configs", "sec41-linear.toml")
@@ -94,15 +96,6 @@ def bench_sec42(q, rows, notes):
     base_warm = base_prefix * steps / prefix
     err = float(np.max(np.abs(traj.theta[: prefix + 1] - base)))
 
-    cold_code = ("import flowdeq{pre}; from flowdeq.config import load_config; "
-                 "from flowdeq.descent import gradient_descent; "
-                 f"c = load_config({SEC42!r}); "
-                 "gradient_descent(c.problem, c.theta0, c.descent['step_size'], int(c.descent['steps']))")
-    cold, _ = subprocess_time(cold_code.format(pre=""), q["cold_repeats"])
-    cache = tempfile.mkdtemp(prefix="flowdeq-bench-cache-")
-    cached_code = cold_code.format(pre=f"; flowdeq.enable_compilation_cache({cache!r})")
-    subprocess_time(cached_code, 1)  # fills the cache
-    cached, _ = subprocess_time(cached_code, q["cold_repeats"])
     scipy_import, _ = subprocess_time("import numpy, scipy.optimize", q["cold_repeats"])
     base_cold = base_warm + scipy_import
     span = "the whole trajectory" if prefix == steps else f"the first {prefix} epochs"
@@ -110,19 +103,6 @@ def bench_sec42(q, rows, notes):
                  base_warm / warm, f"max|Δθ| {err:.1e} over {span}", "≥ 300×, Δθ ≤ 1e-8",
                  verdict(base_warm / warm >= 300 and err <= 1e-8,
                          f"{base_warm / warm:.0f}× of 300×")))
-    rows.append(("Sec. 4.2 GD, cold whole process (import + compile + run)", cold, base_cold,
-                 base_cold / cold, "same θ", "≥ 30×",
-                 verdict(base_cold / cold >= 30, f"{base_cold / cold:.0f}× of 30×",
-                         "Sec. 4.2 cold: a fresh process spends ~0.5 s importing jax and "
-                         "equinox, ~0.55 s tracing, lowering and compiling the GD scan (XLA "
-                         "~0.42 s of it), 0.09 s running and ~0.2 s in the interpreter's "
-                         "teardown at exit (a bare `import jax; jnp.ones(3)` process spends the "
-                         "same; atexit handlers take 0.01 s of it).  Compiling with XLA's "
-                         "optimisation level 0 saves 0.1 s of compile and makes the run 7× "
-                         "slower.  The compilation cache (next row) removes the XLA part "
-                         "(docs/performance.md, entries 12 and 14).")))
-    rows.append(("Sec. 4.2 GD, cold whole process, compilation cache filled by an earlier "
-                 "process", cached, base_cold, base_cold / cached, "same θ", "—", ""))
     scaled = ("" if prefix == steps else
               f" and scaled linearly ×{steps / prefix:g} to {steps} epochs")
     notes.append(f"Sec. 4.2 baseline (Python loops, brentq per sample, implicit-function "
@@ -130,7 +110,7 @@ def bench_sec42(q, rows, notes):
                  f"{prefix * len(X)} brentq calls){scaled}; its cold time adds a measured "
                  f"`import numpy, scipy.optimize` process ({scipy_import:.2f} s).  "
                  f"max|θ_flowdeq − θ_baseline| = {err:.2e} over {span}.")
-    return P, th0, eta
+    return P, th0, eta, base_cold
 
 
 # ------------------------------------------------------------------- flow ensembles
@@ -312,77 +292,7 @@ def _floor_rate(q, pinned):
         return "(not measured: no `taskset`)"
 
 
-# ------------------------------------------------------------------- compile / recompile
-def bench_compile(q, rows, notes):
-    """The README's main job, ``flowdeq study paper``, as a fresh process: without the
-    compilation cache (a first run on a new machine), then twice with an empty cache
-    directory of its own (the first run fills it, the second is measured)."""
-    out = tempfile.mkdtemp(prefix="flowdeq-bench-paper-")
-    first = [_first_run(out) for _ in range(q["cold_repeats"])]
-    cold = float(np.median([wall for wall, _ in first]))
-    compile_s = float(np.median([comp for _, comp in first]))
-    cmd = [sys.executable, "-m", "flowdeq.cli", "study", "paper", "--out", out]
-    cached_env = {k: v for k, v in ENV.items() if k != "FLOWDEQ_NO_CACHE"}
-    cached_env["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="flowdeq-bench-xdg-")
-
-    def run():
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, env=cached_env, cwd=ROOT, stdout=subprocess.DEVNULL)
-        return time.perf_counter() - t
-
-    filling = run()
-    cached = float(np.median([run() for _ in range(q["cold_repeats"])]))
-    rows.append(("Main job `flowdeq study paper`, first run (no compilation cache): time "
-                 "spent compiling (tracing + lowering + XLA)", compile_s, float("nan"),
-                 float("nan"), f"of {cold:.1f} s for the whole process", "< 10 s",
-                 verdict(compile_s < 10, f"{compile_s:.1f} s")))
-    rows.append(("Main job, first run (no compilation cache), whole process", cold,
-                 float("nan"), float("nan"), "5 figures, summary", "—", ""))
-    rows.append(("Main job, later run (cache filled by the first)", cached, float("nan"),
-                 float("nan"), f"the run filling the cache: {filling:.1f} s", "< 10 s",
-                 verdict(cached < 10, f"{cached:.1f} s")))
-    notes.append("Main job = the README's `flowdeq study paper` (Sec. 4.1 and 4.2: 2 GD runs, "
-                 "3 flows, 5 figures as PNG + PDF).  The command keeps compiled solves in JAX's "
-                 "persistent cache (`flowdeq.cache`); the first-run rows set FLOWDEQ_NO_CACHE=1.  "
-                 "Compile time = the union of the spans JAX reports through `jax.monitoring` "
-                 "for tracing (`jaxpr_trace_duration`), lowering (`jaxpr_to_mlir_module_duration`) "
-                 "and XLA (`backend_compile_duration`), in the same first runs.  The rest of a "
-                 "first run is importing (~1 s), writing 5 figures as PNG + PDF (~2.8 s) and "
-                 "running.")
-
-_FIRST_RUN_CODE = """
-import json, sys, time, jax
-EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
-          "/jax/core/compile/jaxpr_to_mlir_module_duration",
-          "/jax/core/compile/backend_compile_duration")
-spans = []
-def listen(event, duration, **kw):
-    if event in EVENTS:
-        end = time.perf_counter()
-        spans.append((end - duration, end))
-jax.monitoring.register_event_duration_secs_listener(listen)
-from flowdeq.cli import main
-main(["study", "paper", "--out", sys.argv[1]])
-total, reach = 0.0, float("-inf")   # union of the spans: nested traces count once
-for a, b in sorted(spans):
-    if b > reach:
-        total += b - max(a, reach)
-        reach = b
-print(json.dumps(total))
-"""
-
-
-def _first_run(out):
-    """A fresh ``flowdeq study paper`` without the compilation cache: (whole-process wall
-    time, time spent tracing, lowering and compiling).  The latter is the union of JAX's
-    compile-stage spans, so nested traces count once; the listener costs microseconds."""
-    t = time.perf_counter()
-    res = subprocess.run([sys.executable, "-c", _FIRST_RUN_CODE, out], check=True,
-                         env=dict(ENV, FLOWDEQ_NO_CACHE="1"), cwd=ROOT,
-                         capture_output=True, text=True)
-    return time.perf_counter() - t, float(res.stdout.strip().splitlines()[-1])
-
-
+# ------------------------------------------------------------------- recompile
 def bench_recompile(rows):
     cc = CompileCounter()
     cfg = load_config(SEC42)
@@ -425,33 +335,61 @@ def fmt(x):
     return f"{x:.3g}"
 
 
+def versions() -> str:
+    """The installed versions the numbers were measured with (constraints.txt pins them)."""
+    import importlib.metadata as md
+    names = ("jax", "jaxlib", "ml_dtypes", "numpy", "scipy", "equinox", "diffrax", "optimistix",
+             "lineax", "matplotlib", "flatbuffers", "dask", "distributed")
+    out = []
+    for n in names:
+        try:
+            out.append(f"{n} {md.version(n)}")
+        except md.PackageNotFoundError:
+            out.append(f"{n} absent")
+    return ", ".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    ap.add_argument("--only", default=None,
+                    help="comma-separated sections: library, commands, scale (default: all)")
     args = ap.parse_args()
     q = dict(repeats=5, cold_repeats=3, flow_repeats=3, sec42_prefix=4000, n_sigmoid=1000,
-             n_linear=10_000, scipy_subset=20, acc_subset=4, tp_members=20, tp_steps=1000)
+             n_linear=10_000, scipy_subset=20, acc_subset=4, tp_members=20, tp_steps=1000,
+             scale_sizes=(1_000, 10_000, 100_000), gdmap=100_000, sweep=100_000, quick=False)
     if args.quick:
         q.update(repeats=2, cold_repeats=1, flow_repeats=1, sec42_prefix=20, n_sigmoid=50,
-                 n_linear=200, scipy_subset=5, acc_subset=2, tp_members=10, tp_steps=500)
+                 n_linear=200, scipy_subset=5, acc_subset=2, tp_members=10, tp_steps=500,
+                 scale_sizes=(100, 1_000), gdmap=2_000, sweep=2_000, quick=True)
+    only = set((args.only or "library,commands,scale").split(","))
     mach = machine()
     t_all = time.perf_counter()
     rows, notes = [], []
-    P, th0, eta = bench_sec42(q, rows, notes)
-    print("sec42 done", flush=True)
-    bench_flows(q, rows, notes)
-    print("flows done", flush=True)
-    bench_throughput(q, rows, notes, P, eta)
-    print("throughput done", flush=True)
-    bench_compile(q, rows, notes)
-    print("main job done", flush=True)
-    bench_recompile(rows)
+    base_cold = None
+    if "library" in only or "commands" in only:
+        P, th0, eta, base_cold = bench_sec42(q, rows, notes)
+        print("sec42 done", flush=True)
+    if "library" in only:
+        bench_flows(q, rows, notes)
+        print("flows done", flush=True)
+        bench_throughput(q, rows, notes, P, eta)
+        print("throughput done", flush=True)
+        bench_recompile(rows)
+    if "commands" in only:
+        bench_commands(q, rows, notes, verdict, brentq_cold=base_cold)
+        print("commands done", flush=True)
+    if "scale" in only:
+        bench_scale(q, rows, notes, verdict)
+        print("scale done", flush=True)
     total = time.perf_counter() - t_all
-    cmd = "python studies/performance/run.py" + (" --quick" if args.quick else "")
+    cmd = "python studies/performance/run.py" + (" --quick" if args.quick else "") + (
+        f" --only {args.only}" if args.only else "")
     lines = ["# flowdeq performance results", "",
              f"Command: `{cmd}` (all benchmarks in one process run, {total:.0f} s in all).  ",
              f"Machine: {mach}.  ",
+             f"Versions: {versions()} (constraints.txt).  ",
              f"Medians over {q['repeats']} repeats (flows {q['flow_repeats']}, cold processes "
              f"{q['cold_repeats']}); ratio = baseline / flowdeq.", "",
              "| benchmark | flowdeq (s) | baseline (s) | ratio | accuracy / detail | target | "
