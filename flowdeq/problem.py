@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._programs import persistent_jit
 from ._validate import device
 from .models.base import AbstractDEQ, Arrays
 
@@ -67,10 +68,16 @@ def _arrays(model, target, x, w) -> Arrays:
     return Arrays(*map(device, (X, w, f, sigma, b, c, phi, rstar)))
 
 
-@eqx.filter_jit
+@persistent_jit
 def _margins(model, theta):
     # one compiled call: eagerly, each jnp op of a model's margin compiled on its own (~0.04 s each)
     return jax.vmap(lambda t: model.margin(model.unravel(t)))(theta)
+
+
+@persistent_jit
+def _risks(problem, theta):
+    """R at each row of θ (n, p): one program (a flow checks its starts' size with it)."""
+    return jax.vmap(problem.risk)(theta)
 
 
 @eqx.filter_jit
@@ -183,6 +190,10 @@ class Problem(eqx.Module):
     def grad(self, theta):
         """∇R(θ)."""
         return self.risk_and_grad(theta)[1]
+
+    def risks(self, theta) -> np.ndarray:
+        """R at each row of θ (n, p), as NumPy (one compiled call for the batch)."""
+        return np.asarray(_risks(self, device(np.atleast_2d(np.asarray(theta, float)))))
 
     def margin(self, theta):
         """Distance to ill-posedness (the model's ``margin``) of flat θ (..., p)."""
