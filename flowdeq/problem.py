@@ -191,6 +191,12 @@ class Problem(eqx.Module):
         """∇R(θ)."""
         return self.risk_and_grad(theta)[1]
 
+    def margins(self, theta) -> np.ndarray:
+        """The model's margin at every θ of an array (..., p), as NumPy (one compiled call)."""
+        th = np.asarray(theta, float)
+        flat = th.reshape(-1, th.shape[-1]) if th.size else np.zeros((0, self.n_params))
+        return np.asarray(_margins(self.model, device(flat))).reshape(th.shape[:-1])
+
     def risks(self, theta) -> np.ndarray:
         """R at each row of θ (n, p), as NumPy (one compiled call for the batch)."""
         return np.asarray(_risks(self, device(np.atleast_2d(np.asarray(theta, float)))))
@@ -216,7 +222,7 @@ class Problem(eqx.Module):
         if not np.all(np.isfinite(th)):
             idx = np.argwhere(~np.isfinite(th))[0].tolist()
             raise ValueError(f"{name}{idx} is not finite: give finite starting values.")
-        margin = np.asarray(_margins(self.model, device(np.atleast_2d(th))))
+        margin = np.atleast_1d(self.margins(th))
         bad = ~(margin > singular_eps)
         if np.any(bad):
             i = int(np.argmax(bad))
