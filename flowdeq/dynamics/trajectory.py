@@ -287,11 +287,9 @@ class Trajectory:
         coords = {"param": ("param", np.asarray(self.param_names(), dtype=str))}
         if self.is_batch:
             coords["member"] = ("member", np.arange(len(self)))
-            coords[tname] = (dims, t)
-            for k, v in self.per_member.items():
-                coords[k] = (lead, np.asarray(v))
-        else:
-            coords[tname] = (dims, t)
+        coords[tname] = (dims, t)
+        for k, v in self.per_member.items():
+            coords[k] = (lead, np.asarray(v))
         data = {"theta": (dims + ("param",), np.asarray(self.theta)),
                 "risk": (dims, np.asarray(self.risk)),
                 "grad_norm": (dims, np.asarray(self.grad_norm)),
