@@ -13,9 +13,9 @@ seeds) plus::
     run_id             a random id; an earlier run.json in the same directory (an
                        interrupted sweep before its --resume) moves into ``history``
 
-A bad-input run writes nothing where it did not create the directory (it must not touch the
-provenance of the results already there); a failed or interrupted run still writes its
-record, with its end state.
+A bad-input run (exit 2) writes no run.json: nothing was computed, and the provenance of
+results already in the directory must not be touched.  A failed or interrupted run still
+writes its record, with its end state.
 """
 from __future__ import annotations
 
@@ -37,14 +37,13 @@ class RunRecord:
     def __init__(self, args, argv):
         self.args, self.argv = args, list(argv)
         self.out = getattr(args, "out", None)
-        self.existed = bool(self.out) and os.path.exists(self.out)
         self.started, self.t0 = now(), time.perf_counter()
         self.run_id = uuid.uuid4().hex
 
     def finish(self, code: int, error: str | None = None, tb: str | None = None) -> str | None:
         """Write ``run.json`` into ``--out`` if there is one to write into (module doc)."""
         out = self.out
-        if not out or not os.path.isdir(out) or (code == 2 and self.existed):
+        if not out or not os.path.isdir(out) or code == 2:
             return None
         config = getattr(self.args, "config", None)
         config = config if isinstance(config, str) and os.path.isfile(config) else None

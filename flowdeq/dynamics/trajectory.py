@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import _xr
 from .._outcomes import DESCENT_OUTCOMES, FLOW_OUTCOMES, normalise
+from .._version import __version__
 
 __all__ = ["Trajectory", "FLOW_OUTCOMES", "DESCENT_OUTCOMES"]
 
@@ -278,8 +279,6 @@ class Trajectory:
         :meth:`from_xarray` inverts it exactly, also after a netCDF round trip.
         """
         xr = _xr.xarray("Trajectory.to_xarray()")
-        from .._version import __version__
-
         tname = "time" if self.kind == "flow" else "step"
         dims = ("member", "point") if self.is_batch else (tname,)
         lead = dims[:1] if self.is_batch else ()
