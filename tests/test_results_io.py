@@ -336,3 +336,13 @@ def test_cli_conventions(capsys):
     assert set(EXAMPLES) >= set(sub.choices)
     assert main(["flow", "x.toml", "--quiet", "--progress", "-o", "d"]) == 2
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_import_flowdeq_and_the_cli_load_no_xarray_or_tqdm():
+    import subprocess
+
+    code = ("import sys, flowdeq, flowdeq.app.cli, flowdeq.app.show, flowdeq.ensembles.sweep\n"
+            "print([m for m in ('xarray', 'pandas', 'h5netcdf', 'netCDF4', 'tqdm') "
+            "if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

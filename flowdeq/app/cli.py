@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import traceback
@@ -252,6 +253,9 @@ def _run(args) -> tuple[int, str | None]:
     except ValueError as err:
         print(f"flowdeq: error: {_first_line(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT, _first_line(err)
+    except BrokenPipeError:  # `flowdeq show DIR | head`: the reader had enough
+        sys.stdout = open(os.devnull, "w")  # nothing more to flush into the closed pipe
+        return EXIT_OK, None
     except OSError as err:  # a file that vanished or a disk that filled mid-run
         where = f" {err.filename}" if err.filename else ""
         msg = f"cannot read or write{where}: {err.strerror or err}."
