@@ -45,6 +45,7 @@ _LAZY = {
     "diagnose": "analysis.diagnostics",
     "check_theorems": "analysis.theory", "single_index_constants": "analysis.theory",
     "linear_constants": "analysis.theory", "rho_infimum": "analysis.theory",
+    "provenance": "io", "write_run_json": "io",
 }
 
 

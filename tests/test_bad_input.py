@@ -609,7 +609,7 @@ CASES = [
         {"out": "x"}),
     cli("out-file-for-theory", "output", "theory",
         toml(SI), r"--out .*out is an existing file", {"out": "x"}),
-    cli("cli-missing-out", "structure", "flow", toml(BASE), r"required: --out", argv=["flow", "{cfg}"]),
+    cli("cli-missing-out", "structure", "flow", toml(BASE), r"required: -o/--out", argv=["flow", "{cfg}"]),
     cli("cli-unknown-verb", "structure", "flow",
         toml(BASE), r"invalid choice: 'flwo'", argv=["flwo", "{cfg}"]),
     cli("study-unknown", "structure", "study", None, r"study 'papr' is unknown",
@@ -786,7 +786,7 @@ def test_figure_failure_is_a_warning_and_keeps_the_data(tmp_path, capsys, monkey
     warn = [ln for ln in err.splitlines() if ln.startswith("flowdeq: warning:")]
     assert len(warn) == 1 and "figure.png" in warn[0] and "OverflowError" in warn[0]
     assert "Traceback" not in err
-    assert {p.name for p in out.iterdir()} == {"trajectory.npz", "summary.json"}
+    assert {p.name for p in out.iterdir()} == {"trajectory.npz", "summary.json", "run.json"}
     assert fd.Trajectory.load(out / "trajectory.npz").theta.shape == (21, 2)
 
 

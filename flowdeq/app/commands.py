@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 
+from .. import _xr
+from .._progress import report
 from .._validate import check_size, output_dir
 from ..analysis.geometry import chart, check_lim, field_on_grid
 from ..dynamics.descent import gradient_descent
@@ -38,10 +40,15 @@ def cli_theory(config_path, out) -> list[dict]:
     if "t1" not in cfg.flow:
         raise ValueError("config [flow] needs `t1` > 0 for `flowdeq theory`.")
     output_dir(out)
+    report("theory: flow and GD from the config's start, every theorem's bound along them")
     entries = check_theorems(cfg)
     data = [e.to_dict() for e in entries]
     with open(os.path.join(out, "theory.json"), "w") as fh:
         json.dump(data, fh, indent=2)
+    # the curves of the figure, so `flowdeq show` can re-draw it without recomputing
+    np.savez(os.path.join(out, "theory_series.npz"),
+             **{f"{k}_{i}": np.asarray(getattr(e, k), float) for i, e in enumerate(entries)
+                for k in ("t", "observed", "bound") if getattr(e, k) is not None})
     name = os.path.basename(str(config_path))
     with open(os.path.join(out, "theory.md"), "w") as fh:
         fh.write(theory_markdown(entries, name))
@@ -97,13 +104,21 @@ def cli_portrait(config_path, out):
         problem.check_theta(th0, fs.singular_eps, name="config [init] theta0")
     output_dir(out)
     solve = {"solver": fs.solver, "max_steps": fs.max_steps}
+    report(f"portrait: {0 if th0 is None else len(th0)} flow path(s)"
+           + (" and GD" if run_gd else ""))
     flows = [] if th0 is None else [gradient_flow(problem, th0, settings=fs)]
     descents = [gradient_descent(problem, th0, cfg.descent["step_size"], cfg.descent["steps"])
                 ] if run_gd else []
+    # the paths drawn, kept so `flowdeq show` can re-draw the portrait without recomputing
+    for name, trajs in (("flow_paths.npz", flows), ("descent_paths.npz", descents)):
+        if trajs:
+            trajs[0].save(os.path.join(out, name))
+    report(f"portrait: the field −∇R on a {grid}×{grid} grid")
     S, T2, U, V = field_on_grid(problem, xlim, ylim, grid)
     np.savez(os.path.join(out, "field.npz"), s=S, theta2=T2, u=U, v=V)
     xs = np.linspace(*xlim, nb)
     ys = np.linspace(*ylim, nb)
+    report(f"portrait: basin map, {nb}×{nb} flows to t = {t1:g}")
     res = run_flow_grid(problem, xs, ys, t1, **solve)
     np.savez(os.path.join(out, "outcome_map.npz"), xs=xs, ys=ys, **res)
     labels, counts = np.unique(res["outcome"], return_counts=True)
@@ -115,7 +130,7 @@ def cli_portrait(config_path, out):
     # figures last: one that cannot be drawn is a FigureWarning, the data above kept
     draw_figure(out, "portrait", lambda: phase_portrait(
         problem, xlim, ylim, grid, flows=flows, descents=descents,
-        density=float(pt.get("density", 1.2)))[0])
+        density=float(pt.get("density", 1.2)), field=(S, T2, U, V))[0])
     draw_figure(out, "outcome_map", lambda: outcome_map_figure(
         xs, ys, res["outcome"], res["event_time"], xlabel=f"{chart(problem).labels[0]}(0)",
         ylabel=f"{chart(problem).labels[1]}(0)",
@@ -159,22 +174,26 @@ def starts_from_table(problem, sw, cfg_theta0=None):
     raise ValueError("config [sweep] needs `theta1`/`theta2` grids, a `sample` table, or [init].")
 
 
-def cli_sweep(config_path, out, resume: bool = False, scheduler: str | None = None):
-    """``flowdeq sweep CONFIG --out DIR [--resume] [--scheduler tcp://HOST:PORT | local:N]``:
-    sweep + singularity analysis files; with a scheduler the chunks run on Dask."""
+def cli_sweep(config_path, out, resume: bool = False, scheduler: str | None = None,
+              netcdf: bool = False):
+    """``flowdeq sweep CONFIG --out DIR [--resume] [--scheduler tcp://HOST:PORT | local:N]
+    [--netcdf]``: sweep + singularity analysis files; with a scheduler the chunks run on Dask;
+    ``netcdf`` also writes ``sweep.nc`` (:meth:`SweepResult.to_xarray`)."""
+    if netcdf:  # a missing extra is bad input: refused before anything runs
+        _xr.require("flowdeq sweep --netcdf")
     if scheduler:
         # fail fast (before building the problem) on a bad address or a missing extra
         executor, _ = get_executor(scheduler)
     else:
         executor = None
     try:
-        return _cli_sweep(config_path, out, resume, executor)
+        return _cli_sweep(config_path, out, resume, executor, netcdf)
     finally:
         if executor is not None:
             executor.close()
 
 
-def _cli_sweep(config_path, out, resume, executor):
+def _cli_sweep(config_path, out, resume, executor, netcdf=False):
     cfg = load_config(config_path)
     sw = cfg.table("sweep", _SWEEP_KEYS)
     kind = sw.get("kind", "flow")
@@ -202,12 +221,19 @@ def _cli_sweep(config_path, out, resume, executor):
     check_size(key, 8.0 * n * p + 2.0 * members * _MEMBER_BYTES(p),
                f"{members} members" + ("" if etas is None else f" ({n} starts × {np.size(etas)} η)"))
     starts = starts_from_table(cfg.problem, sw, cfg.theta0)
-    output_dir(out)
-    res = run_sweep(cfg.problem, starts, out, kind=kind, step_sizes=etas, settings=settings,
-                    chunk_size=int(sw.get("chunk_size", 64)), resume=resume, executor=executor)
     grid = None
     if "theta1" in sw:
         grid = (axis("theta1", sw["theta1"]), axis("theta2", sw["theta2"]))
+    output_dir(out)
+    report(f"sweep: {members} {kind} member(s) in chunks of {int(sw.get('chunk_size', 64))}"
+           + (" (resuming)" if resume else ""))
+    res = run_sweep(cfg.problem, starts, out, kind=kind, step_sizes=etas, settings=settings,
+                    chunk_size=int(sw.get("chunk_size", 64)), resume=resume, executor=executor,
+                    grid=grid)
+    if netcdf:
+        report(f"sweep: writing {os.path.join(out, 'sweep.nc')}")
+        res.to_netcdf(os.path.join(out, "sweep.nc"))
+    report("sweep: singularity analysis and figures")
     an = analyze_sweep(cfg.problem, res, grid=grid)
     write_analysis(an, out, problem=cfg.problem)
     return an["summary"]

@@ -12,12 +12,15 @@ import json
 import os
 import time
 
+import numpy as np
+
+from .._progress import report
 from .._validate import output_dir
 from ..dynamics.descent import gradient_descent
 from ..dynamics.settings import DescentSettings, FlowSettings
 from .config import RunConfig, load_config
 
-__all__ = ["flow_job", "descend_job", "write_summary"]
+__all__ = ["flow_job", "descend_job", "write_summary", "failed_message"]
 
 
 def write_summary(out: str, summary: dict, name: str = "summary.json") -> str:
@@ -28,7 +31,21 @@ def write_summary(out: str, summary: dict, name: str = "summary.json") -> str:
     return path
 
 
+def failed_message(traj) -> str | None:
+    """Why the run failed, if the ODE solver gave up on any member (outcome ``failed``)."""
+    outcome = np.atleast_1d(traj.outcome)
+    if not np.any(outcome == "failed"):
+        return None
+    msgs = np.atleast_1d(traj.stats.get("message", ""))
+    first = next((str(m) for o, m in zip(outcome, np.broadcast_to(msgs, outcome.shape))
+                  if o == "failed" and str(m)), "the ODE solver gave up")
+    n = int(np.sum(outcome == "failed"))
+    return f"{n} of {outcome.size} run(s) ended `failed` ({first})"
+
+
 def _finish(traj, cfg, out, wall, label):
+    report(f"{label}: {traj.outcome if not traj.is_batch else traj.outcome_counts()} in "
+           f"{wall:.1f} s; writing {out}")
     traj.settings["config"] = cfg.raw
     traj.save(os.path.join(out, "trajectory.npz"))
     summary = traj.summary()
@@ -47,8 +64,9 @@ def _cfg(cfg) -> RunConfig:
     return cfg if isinstance(cfg, RunConfig) else load_config(cfg)
 
 
-def flow_job(cfg, out: str):
-    """Gradient flow for a config (path or :class:`RunConfig`) with its ``[flow]`` table."""
+def flow_job(cfg, out: str, progress: bool = False):
+    """Gradient flow for a config (path or :class:`RunConfig`) with its ``[flow]`` table;
+    ``progress`` shows diffrax's in-solve meter (``gradient_flow(progress=True)``)."""
     cfg = _cfg(cfg)
     if "t1" not in cfg.flow:
         raise ValueError("config [flow] needs `t1` (the final time).")
@@ -61,8 +79,10 @@ def flow_job(cfg, out: str):
     # import cost: diffrax (~0.3 s) only for flows; `flowdeq descend` never loads it
     from ..dynamics.flow import gradient_flow
 
+    report(f"gradient flow: {len(np.atleast_2d(theta0))} start(s) to t1 = {cfg.flow['t1']:g} "
+           "(the first run of a problem compiles: seconds)")
     wall = time.perf_counter()
-    traj = gradient_flow(cfg.problem, theta0, cfg.flow["t1"], **kw)
+    traj = gradient_flow(cfg.problem, theta0, cfg.flow["t1"], progress=progress, **kw)
     return _finish(traj, cfg, out, time.perf_counter() - wall, "gradient flow")
 
 
@@ -77,6 +97,8 @@ def descend_job(cfg, out: str):
                             name="config [init] theta0")
     output_dir(out)
     kw = cfg.descent_kwargs()
+    report(f"gradient descent: {len(np.atleast_2d(theta0))} start(s), {cfg.descent['steps']} "
+           "steps (the first run of a problem compiles: seconds)")
     wall = time.perf_counter()
     traj = gradient_descent(cfg.problem, theta0, cfg.descent["step_size"], cfg.descent["steps"],
                             **kw)

@@ -134,7 +134,7 @@ def _cacheable_trace():
 
 @persistent_jit
 def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max_steps,
-           exact_saves):
+           exact_saves, meter=None):
     t0, t1 = ts[0], ts[-1]
 
     def field(t, y, args):
@@ -167,7 +167,8 @@ def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max
         sol = diffrax.diffeqsolve(
             diffrax.ODETerm(field), solver, t0, t1, None, y0,
             saveat=diffrax.SaveAt(ts=ts, t1=True), stepsize_controller=controller,
-            event=event, max_steps=max_steps, throw=False)
+            event=event, max_steps=max_steps, throw=False,
+            progress_meter=diffrax.NoProgressMeter() if meter is None else meter)
         fired = sol.event_mask
         ok = sol.result == diffrax.RESULTS.successful
         # R, ∇R once per save; the condition that fired is read off the located state, the
@@ -226,7 +227,7 @@ def _run_chunks(problem, theta, settings, chunk_size):
 
 
 def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings | None = None,
-                  **options) -> Trajectory:
+                  progress: bool = False, **options) -> Trajectory:
     r"""Integrate θ′ = −∇R(θ) from θ(t0) = θ₀ up to t1 or the first event.
 
     Parameters
@@ -234,7 +235,11 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
     problem : Problem (any model: see :class:`flowdeq.models.AbstractDEQ`)
     theta0 : (p,) or (n, p) array: one start or a batch (one compilation, ``throw=False``).
     t1 : final time (> t0).
-    settings : a :class:`FlowSettings` to start from; keyword ``options`` replace its entries:
+    settings : a :class:`FlowSettings` to start from; keyword ``options`` replace its entries.
+    progress : show diffrax's ``TqdmProgressMeter`` on stderr while solving (t from t0 to t1;
+        a batch shows its slowest member, one bar per chunk).  Off by default: the meter is
+        a host callback, so the solve compiles once more and is never written to the
+        persistent compilation cache (docs/performance.md).  Results are identical.
 
     t0 : start time (default 0).
     solver : "kvaerno5" (default, stiff) | "kvaerno3"/"kvaerno4" | "tsit5" | "dopri5" | "dopri8",
@@ -302,7 +307,7 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
     wall = time.perf_counter()
     settings_ = (device(ts), device(s.rtol), device(s.atol), device(s.singular_eps),
                  device(s.converged_tol), device(s.divergence_cap), slv, s.max_steps,
-                 exact_saves)
+                 exact_saves, diffrax.TqdmProgressMeter(refresh_steps=10) if progress else None)
     with _cacheable_trace():
         out = _run_chunks(problem, theta, settings_, s.chunk_size)
     wall = time.perf_counter() - wall

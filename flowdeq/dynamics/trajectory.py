@@ -11,6 +11,8 @@ member axis and a ``valid`` mask (points after a member's event are not valid);
 
 File format (``save``/``load``): one ``.npz`` holding the arrays bit-exactly and a
 ``meta`` entry with the JSON of everything else (``format: flowdeq-trajectory/1``).
+``to_xarray``/``from_xarray`` give the same content as a labelled ``xarray.Dataset`` (the
+optional ``xarray`` extra), which ``to_netcdf`` writes as netCDF-4 for any tool to open.
 """
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import _xr
 from .._outcomes import DESCENT_OUTCOMES, FLOW_OUTCOMES, normalise
+from .._version import __version__
 
 __all__ = ["Trajectory", "FLOW_OUTCOMES", "DESCENT_OUTCOMES"]
 
@@ -46,6 +50,28 @@ def jsonable(obj, nonfinite=repr):
         return bool(obj)
     return obj
 
+
+
+# long names of the Dataset variables (the attribute plotting tools label axes with)
+_DESCRIPTIONS = {"theta": ("parameters θ", ""), "risk": ("population risk R(θ)", ""),
+                 "grad_norm": ("gradient norm ‖∇R(θ)‖", ""),
+                 "valid": ("point is part of the run (False: padding after an event)", ""),
+                 "outcome": ("how the run ended (flowdeq.Outcome)", ""),
+                 "event_time": ("time the terminating event fired (NaN: none)", ""),
+                 "event_step": ("GD iterate that triggered the event (-1: none)", "")}
+
+
+def param_names(layout, p: int) -> list[str]:
+    """The flat θ's entry names from a recorded layout (name → (offset, shape)); ``theta[i]``
+    for entries it does not name."""
+    names = [f"theta[{i}]" for i in range(p)]
+    for name, (off, shape) in (layout or {}).items():
+        shape = tuple(shape)
+        idx = [""] if not shape else ["[" + ",".join(map(str, i)) + "]" for i in np.ndindex(*shape)]
+        for j, suffix in enumerate(idx):
+            if off + j < p:
+                names[off + j] = f"{name}{suffix}"
+    return names
 
 
 class _ParamsAccess:
@@ -232,6 +258,89 @@ class Trajectory:
                    grad_norm=arrays["grad_norm"], valid=arrays["valid"], outcome=outcome,
                    event_time=et if batch else float(et), event_step=es if batch else int(es),
                    stats=stats, settings=meta["settings"], per_member=per_member)
+
+    # ------------------------------------------------------- labelled data
+    def param_names(self) -> list[str]:
+        """Names of the flat θ's entries from the recorded layout (``theta1``, ``W[0,1]``, …;
+        ``theta[i]`` for a file without one)."""
+        return param_names(self.settings.get("layout"), np.shape(self.theta)[-1])
+
+    def to_xarray(self):
+        r"""This trajectory as an ``xarray.Dataset`` (needs the ``xarray`` extra).
+
+        A single run has dimension ``time`` (flow; coordinate t) or ``step`` (GD; the step
+        index), and ``param`` (the names of :meth:`param_names`): variables ``theta`` (time,
+        param), ``risk`` R(θ), ``grad_norm`` ‖∇R(θ)‖, and 0-d ``outcome``, ``event_time``,
+        ``event_step`` and one variable per solver statistic.  A batch has dimensions
+        ``member`` and ``point`` (the padded save index), with ``time``/``step`` as a 2-D
+        coordinate, the ``valid`` mask, and the per-member parameters (``step_size``,
+        ``start``) as coordinates of ``member``.  Attributes: ``kind``, ``flowdeq_version``, and
+        ``settings`` and ``problem`` as JSON strings (``json.loads(ds.attrs["settings"])``).
+        :meth:`from_xarray` inverts it exactly, also after a netCDF round trip.
+        """
+        xr = _xr.xarray("Trajectory.to_xarray()")
+        tname = "time" if self.kind == "flow" else "step"
+        dims = ("member", "point") if self.is_batch else (tname,)
+        lead = dims[:1] if self.is_batch else ()
+        t = np.asarray(self.t)
+        coords = {"param": ("param", np.asarray(self.param_names(), dtype=str))}
+        if self.is_batch:
+            coords["member"] = ("member", np.arange(len(self)))
+        coords[tname] = (dims, t)
+        for k, v in self.per_member.items():
+            coords[k] = (lead, np.asarray(v))
+        data = {"theta": (dims + ("param",), np.asarray(self.theta)),
+                "risk": (dims, np.asarray(self.risk)),
+                "grad_norm": (dims, np.asarray(self.grad_norm)),
+                "valid": (dims, np.asarray(self.valid, dtype=bool)),
+                "outcome": (lead, np.asarray(self.outcome, dtype=str)),
+                "event_time": (lead, np.asarray(self.event_time, dtype=float)),
+                "event_step": (lead, np.asarray(self.event_step, dtype=np.int64))}
+        for k, v in self.stats.items():
+            if k in data or k in coords:
+                raise ValueError(f"stats key {k!r} collides with a Dataset variable: rename it.")
+            data[k] = (lead, np.asarray(v))
+        ds = xr.Dataset(data, coords=coords)
+        for name, (desc, unit) in _DESCRIPTIONS.items():
+            if name in ds:
+                ds[name].attrs["long_name"] = desc
+        ds.attrs = {"flowdeq_format": FORMAT, "kind": self.kind, "flowdeq_version": __version__,
+                    "settings": _xr.json_attr(jsonable(self.settings)),
+                    "problem": _xr.json_attr(jsonable(self.settings.get("problem", {}))),
+                    "stats_keys": _xr.json_attr(list(self.stats)),
+                    "per_member_keys": _xr.json_attr(list(self.per_member))}
+        return ds
+
+    @classmethod
+    def from_xarray(cls, ds) -> "Trajectory":
+        """The trajectory a :meth:`to_xarray` Dataset (or its netCDF file, read back) holds."""
+        if ds.attrs.get("flowdeq_format") != FORMAT:
+            raise ValueError("this Dataset was not made by Trajectory.to_xarray() (no "
+                             f"flowdeq_format = {FORMAT!r} attribute).")
+        kind = ds.attrs["kind"]
+        batch = "member" in ds.dims
+        tname = "time" if kind == "flow" else "step"
+        get = lambda k: np.asarray(ds[k].values)  # noqa: E731
+        stats = {k: get(k) for k in _xr.parse_attr(ds, "stats_keys", [])}
+        per_member = {k: get(k) for k in _xr.parse_attr(ds, "per_member_keys", [])}
+        outcome = get("outcome").astype(str)
+        if not batch:
+            stats = {k: v.item() for k, v in stats.items()}
+            stats = {k: str(v) if isinstance(v, bytes) else v for k, v in stats.items()}
+        else:
+            stats = {k: (v.astype(str) if v.dtype == object else v) for k, v in stats.items()}
+        return cls(kind=kind, t=get(tname), theta=get("theta"), risk=get("risk"),
+                   grad_norm=get("grad_norm"), valid=get("valid").astype(bool),
+                   outcome=outcome if batch else str(outcome), 
+                   event_time=get("event_time") if batch else float(get("event_time")),
+                   event_step=get("event_step") if batch else int(get("event_step")),
+                   stats=stats, settings=_xr.parse_attr(ds, "settings", {}),
+                   per_member=per_member)
+
+    def to_netcdf(self, path: str | os.PathLike) -> str:
+        """Write :meth:`to_xarray` to ``path`` (netCDF-4, h5netcdf engine); read it back with
+        ``xarray.open_dataset(path)`` or ``Trajectory.from_xarray``."""
+        return _xr.to_netcdf(self.to_xarray(), path)
 
     def __repr__(self) -> str:
         if self.is_batch:

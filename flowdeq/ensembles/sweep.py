@@ -8,7 +8,8 @@ vmapped solve compiles once).  Each chunk is an independent task,
 arrays, so an executor can run chunks elsewhere (:mod:`flowdeq.executors`): in this
 process, in order (the default), or one Dask task per chunk on a cluster
 (``executor="local:N"`` / ``"tcp://HOST:PORT"``).  Either way the chunks come back to
-this process and are written here as they arrive, with a text progress bar on stderr.
+this process and are written here as they arrive, with a ``tqdm`` bar on stderr
+(:mod:`flowdeq._progress`).
 
 On disk (``out``); every file is written atomically (a temp file in ``out``, fsynced, then
 ``os.replace``), ``starts.npy`` before ``manifest.json``, so a directory with a manifest
@@ -17,7 +18,9 @@ read, safe to delete)::
 
     starts.npy           the θ₀ array (N, p) float64; its hash is spec["starts_hash"]
     manifest.json        {"format": "flowdeq-sweep/1", "spec": {...}, "hash": sha256(spec),
-                          "n_chunks": n, "chunk_format": "flowdeq-chunk/1"}
+                          "n_chunks": n, "chunk_format": "flowdeq-chunk/1",
+                          "grid": {...}}  (grid sweeps only, outside the hash: the chart
+                                           axes, checked against starts.npy on load)
     chunk_00000.npz ...  one per finished chunk: the per-member arrays (below) and the
                          integrity fields
     rejected/            chunk files (or a manifest / starts.npy) that failed verification
@@ -63,22 +66,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
-import time
 import warnings
 
 import numpy as np
 
+from .. import _progress
 from ..analysis.geometry import lift
 from ..dynamics.settings import DescentSettings, FlowSettings
-from ..dynamics.trajectory import jsonable
+from ..dynamics.trajectory import jsonable, param_names
 from ..problem import Problem
 from ._files import write_atomic
 from .chunk import DESCENT_KEYS, FLOW_KEYS, margin_np, run_chunk
 from .executors import get_executor
+from .results import SweepResult, check_grid, grid_manifest
 from .starts import axis as _axis, grid_starts, sample_starts
 
 __all__ = ["grid_starts", "sample_starts", "run_chunk", "run_sweep", "load_sweep", "sweep_spec",
+           "SweepResult",
            "run_flow_grid", "margin_np", "SweepInterrupted", "SweepChunkWarning", "SWEEP_DEFAULTS"]
 
 FORMAT = "flowdeq-sweep/1"
@@ -301,25 +305,11 @@ def _legacy_warning(out, n, stacklevel):
                   "directory to get verifiable chunks.", FutureWarning, stacklevel=stacklevel)
 
 
-def _progress(done, total, t0, stream):
-    if stream is None:
-        return
-    frac = done / max(total, 1)
-    el = time.perf_counter() - t0
-    eta = el / frac - el if frac > 0 else float("nan")
-    bar = "#" * int(30 * frac) + "." * (30 - int(30 * frac))
-    stream.write(f"\rsweep [{bar}] {done}/{total} chunks {100 * frac:5.1f}%  "
-                 f"elapsed {el:6.1f}s  left ~{eta:6.1f}s")
-    if done == total:
-        stream.write("\n")
-    stream.flush()
-
-
 # ------------------------------------------------------------------ the sweep
 def run_sweep(problem: Problem, starts, out: str | None = None, *, kind: str = "flow",
               step_sizes=None, settings: dict | None = None, chunk_size: int = 64,
               resume: bool = False, max_chunks: int | None = None, callback=None,
-              save_paths: bool = False, progress=True, executor=None) -> dict:
+              save_paths: bool = False, progress=None, executor=None, grid=None) -> dict:
     r"""Run (or resume) a sweep; returns the merged per-member result dict.
 
     Parameters
@@ -342,6 +332,13 @@ def run_sweep(problem: Problem, starts, out: str | None = None, *, kind: str = "
         or an executor object.  Chunks are written here, by the caller, as they arrive (in
         completion order on Dask), so ``resume`` works the same way; the executor is not part
         of the spec, so a sweep may be resumed with another one.  Results do not depend on it.
+    progress : a ``tqdm`` bar over the chunks on stderr.  None (default) follows the process's
+        progress mode (:mod:`flowdeq._progress`: shown when stderr is a terminal), True/False
+        force it on/off, a file-like object receives it.
+    grid : ``(xs, ys)`` or ``(xs, ys, chart)`` when ``starts`` is ``grid_starts``' grid over the
+        chart coordinates xs × ys (:func:`grid_starts`): recorded in the manifest (checked
+        against the starts, outside the spec hash) so ``load_sweep(out).to_xarray()`` returns
+        a gridded Dataset.
     """
     if kind not in ("flow", "descent"):
         raise ValueError(f"kind is {kind!r}: use \"flow\" or \"descent\".")
@@ -372,10 +369,11 @@ def run_sweep(problem: Problem, starts, out: str | None = None, *, kind: str = "
     h = _spec_hash(spec)
     n, m = len(starts), 1 if kind == "flow" else len(step_sizes)
     n_chunks = -(-n // chunk_size)
+    grid_record = None if grid is None else grid_manifest(problem, starts, grid)
+    names = param_names(problem.model.layout_record(), problem.n_params)
     done = {}
     if out is not None:
-        done = _open_dir(out, spec, h, starts, n_chunks, m, resume)
-    stream = sys.stderr if progress is True else (progress or None)
+        done = _open_dir(out, spec, h, starts, n_chunks, m, resume, grid_record, names)
     todo = [i for i in range(n_chunks) if i not in done]
     batch = todo if max_chunks is None else todo[: max(int(max_chunks), 0)]
 
@@ -385,8 +383,22 @@ def run_sweep(problem: Problem, starts, out: str | None = None, *, kind: str = "
         block[: hi - lo] = starts[lo:hi]
         return block
 
-    t0 = time.perf_counter()
-    _progress(len(done), n_chunks, t0, stream)
+    stream = None if progress in (None, True, False) else progress
+    meter = _progress.bar(n_chunks, f"sweep ({kind})", unit="chunk", initial=len(done),
+                          stream=stream, force=None if progress is None else progress is not False)
+    try:
+        _run_batch(problem, kind, batch, block_of, step_sizes, settings, save_paths, executor, done,
+                   chunk_size, n, m, out, h, meter, callback)
+    finally:
+        meter.close()
+    if len(batch) < len(todo):
+        raise SweepInterrupted(f"stopped after {len(batch)} new chunk(s) (max_chunks); resume to finish.")
+    return _merge(done, n_chunks, kind, step_sizes, starts, out, grid_record, spec, names)
+
+
+def _run_batch(problem, kind, batch, block_of, step_sizes, settings, save_paths, executor, done,
+               chunk_size, n, m, out, h, meter, callback):
+    """Run the chunks ``batch`` on the executor, writing each as it arrives."""
     if batch:
         ex, owned = get_executor(executor)
         try:
@@ -402,7 +414,7 @@ def run_sweep(problem: Problem, starts, out: str | None = None, *, kind: str = "
                     if out is not None:
                         _save_npz(_chunk_path(out, i), _chunk_file(res, h, i, chunk_size, n))
                     done[i] = res
-                    _progress(len(done), n_chunks, t0, stream)
+                    meter.update(1)
                     if callback is not None:
                         callback(i, res)
             finally:
@@ -410,20 +422,18 @@ def run_sweep(problem: Problem, starts, out: str | None = None, *, kind: str = "
         finally:
             if owned:
                 ex.close()
-    if len(batch) < len(todo):
-        if stream is not None:
-            stream.write("\n")
-        raise SweepInterrupted(f"stopped after {len(batch)} new chunk(s) (max_chunks); resume to finish.")
-    return _merge(done, n_chunks, kind, step_sizes, starts, out)
 
 
-def _open_dir(out, spec, h, starts, n_chunks, m, resume):
+def _open_dir(out, spec, h, starts, n_chunks, m, resume, grid_record=None, names=None):
     """Create or verify the sweep directory ``out``; returns the verified finished chunks."""
     os.makedirs(out, exist_ok=True)
     man = os.path.join(out, "manifest.json")
     st_path = os.path.join(out, "starts.npy")
     manifest = {"format": FORMAT, "spec": spec, "hash": h, "n_chunks": n_chunks,
                 "chunk_format": CHUNK_FORMAT}
+    # outside the spec (labels for the Dataset): a 0.2 sweep resumes with or without them
+    extras = {k: v for k, v in (("grid", grid_record), ("param_names", names)) if v is not None}
+    manifest.update(extras)
     if not os.path.exists(man):
         # starts first: the manifest is what marks a directory as a sweep, so it comes last
         _save_npy(st_path, starts)
@@ -447,6 +457,8 @@ def _open_dir(out, spec, h, starts, n_chunks, m, resume):
     if old["hash"] != h:
         raise ValueError(f"out {out} holds a different sweep (manifest spec hash differs): "
                          "use the same config to resume, or choose an empty directory.")
+    if any(old.get(k) != v for k, v in extras.items()):
+        _save_manifest(man, {**old, **extras})  # a sweep started before these were kept
     try:
         _read_starts(st_path, spec)
     except _BadFile as bad:
@@ -471,7 +483,7 @@ def _open_dir(out, spec, h, starts, n_chunks, m, resume):
     return done
 
 
-def _merge(done, n_chunks, kind, step_sizes, starts, out=None):
+def _merge(done, n_chunks, kind, step_sizes, starts, out=None, grid=None, spec=None, names=None):
     keys = [k for k in done[0] if k not in ("pad",)]
     for i in range(1, n_chunks):
         if set(done[i]) != set(done[0]):
@@ -493,7 +505,7 @@ def _merge(done, n_chunks, kind, step_sizes, starts, out=None):
     res["starts"] = starts
     res["kind"] = kind
     res["step_sizes"] = None if step_sizes is None else np.asarray(step_sizes)
-    return res
+    return SweepResult(res, grid=grid, spec=spec, param_names=names)
 
 
 def load_sweep(out: str) -> dict:
@@ -545,7 +557,14 @@ def load_sweep(out: str) -> dict:
         legacy += old_file
     if legacy:
         _legacy_warning(out, legacy, stacklevel=3)
-    return _merge(done, n_chunks, kind, etas, starts, out)
+    grid = m.get("grid")
+    if grid is not None:
+        try:
+            check_grid(grid, starts)
+        except ValueError as err:
+            raise ValueError(f"{man} {err}: run the sweep again with resume=True (--resume) to "
+                             "rewrite it.") from None
+    return _merge(done, n_chunks, kind, etas, starts, out, grid, spec, m.get("param_names"))
 
 
 def run_flow_grid(problem: Problem, xs, ys, t1, chunk_size: int = 64, **settings) -> dict:

@@ -156,12 +156,14 @@ def add_trajectory(ax, problem: Problem, traj, color="#0072B2", label=None, styl
 
 def phase_portrait(problem: Problem, xlim=(-3, 3), ylim=(-2, 3), n: int = 41, *, flows=(),
                    descents=(), circles=None, ax=None, title=None, density=1.2,
-                   chart: Chart | None = None):
+                   chart: Chart | None = None, field=None):
     """Streamlines of −∇R on a chart with landmarks and trajectories; returns ``(fig, ax)``.
 
     ``flows`` / ``descents``: Trajectory objects (single or batch) to overlay.
     ``circles``: radii of conserved circles (linear); default: the radii of the flows' starts.
     ``chart``: the 2-D slice (default: the model's, see :mod:`flowdeq.analysis.geometry`).
+    ``field``: a precomputed ``field_on_grid`` result (S, T, U, V) to draw instead of
+    computing it (``flowdeq show`` re-draws a saved portrait this way).
     """
     c = chart
     xlim, ylim = _lim("xlim", xlim), _lim("ylim", ylim)
@@ -169,7 +171,7 @@ def phase_portrait(problem: Problem, xlim=(-3, 3), ylim=(-2, 3), n: int = 41, *,
         fig, ax = plt.subplots(figsize=(6.4, 5.2), constrained_layout=True)
     else:
         fig = ax.figure
-    S, T2, U, V = field_on_grid(problem, xlim, ylim, n, c=c)
+    S, T2, U, V = field_on_grid(problem, xlim, ylim, n, c=c) if field is None else field
     speed = np.hypot(U, V)
     # log speed for colour: the field spans orders of magnitude near θ₂ = 1
     lw = 0.4 + 1.2 * np.nan_to_num(np.log1p(speed) / np.nanmax(np.log1p(speed) + 1e-300))

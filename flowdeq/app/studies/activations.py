@@ -18,6 +18,7 @@ from ...models import SingleIndexDEQ
 from ...problem import Problem
 from ...models.targets import SingleIndexTarget
 from ._common import OI, fmt, loglinear_rate, save_fig, write_json, write_md
+from ..._progress import Stages
 
 NAME = "activations"
 DESCRIPTION = "GD convergence rates vs ρ, γ (small local estimates) for sigmoid/tanh/softplus"
@@ -29,7 +30,9 @@ def run(out, quick=False):
     fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
     summ = {"eta": eta, "steps": steps}
     cols = [OI["blue"], OI["vermillion"], OI["green"]]
+    stages = Stages("study activations", total=len(ACTS))
     for act, c in zip(ACTS, cols):
+        stages(f"{act}: GD, {steps} steps, and the rate fit")
         a = get_activation(act)
         P = Problem(SingleIndexDEQ(act, 1), SingleIndexTarget([2.0], act), Uniform(0, 1, 1, nodes=32))
         om = np.linspace(0, 2.0, 401)

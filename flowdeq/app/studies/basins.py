@@ -18,6 +18,7 @@ from ...problem import Problem
 from ...ensembles.sweep import grid_starts, run_sweep
 from ...models.targets import SingleIndexTarget
 from ._common import save_fig, write_json, write_md
+from ..._progress import Stages
 
 NAME = "basins"
 DESCRIPTION = "Open Question 4: GD basin of (ξ, 0) for sigmoid/tanh/softplus/ReLU, with event labels"
@@ -29,7 +30,9 @@ def run(out, quick=False):
     steps = 400 if quick else 3000
     fig, axes = plt.subplots(2, 2, figsize=(11, 9), constrained_layout=True)
     summ = {"grid": n, "steps": steps, "eta": 0.5}
+    stages = Stages("study basins", total=len(ACTS))
     for act, ax in zip(ACTS, axes.ravel()):
+        stages(f"{act}: GD from a {n}×{n} grid of starts, {steps} steps")
         P = Problem(SingleIndexDEQ(act, 1), SingleIndexTarget([2.0], act), Uniform(0, 1, 1, nodes=16))
         lim = 0.95 / float(P.model.lipschitz)
         xs, ys = np.linspace(-4, 6, n), np.linspace(-lim, lim, n)

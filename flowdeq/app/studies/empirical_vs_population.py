@@ -16,6 +16,7 @@ from ...models import LinearDEQ, SingleIndexDEQ
 from ...problem import Problem
 from ...models.targets import LinearTarget, SingleIndexTarget
 from ._common import OI, fmt, save_fig, write_json, write_md
+from ..._progress import Stages
 
 NAME = "empirical-vs-population"
 DESCRIPTION = "Open Question 1: GD on n samples vs the population gradient flow as n grows"
@@ -43,7 +44,10 @@ def run(out, quick=False):
     ns = [10, 100, 1000] if quick else [10, 30, 100, 300, 1000, 3000, 10000]
     seeds = range(2 if quick else 5)
     th0 = np.array([0.0346, 0.0822])
+    stages = Stages("study empirical-vs-population", total=2)
+    stages(f"linear DEQ: population flow, GD on n = {ns[0]}…{ns[-1]} samples × {len(seeds)} seeds")
     lin, lin_disc = _case(LinearDEQ(1), LinearTarget([2.0]), 0.01, 200, ns, th0, seeds)
+    stages(f"sigmoid DEQ: population flow, GD on n = {ns[0]}…{ns[-1]} samples × {len(seeds)} seeds")
     sig, sig_disc = _case(SingleIndexDEQ("sigmoid", 1), SingleIndexTarget([2.0], "sigmoid"), 0.1,
                           300 if quick else 1000, ns, th0, seeds)
     # noise-free labels: every n has the same minimisers, so the deviation is in the path

@@ -17,7 +17,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..config import load_config
+from ..._progress import Stages
 from ...dynamics.descent import gradient_descent
+from ...dynamics.trajectory import Trajectory
 from ...dynamics.flow import gradient_flow
 from ...models import LinearDEQ
 from ...plot.portraits import add_landmarks
@@ -88,11 +90,47 @@ def _trajectory_and_distance(problem, gd, fl, eta, ref, ref_label, out, name, fi
     return save_fig(fig, out, name)
 
 
+# the runs each figure draws, saved as trajectory files so `flowdeq show` re-draws the
+# figures (redraw below) without recomputing; (file, figure arguments)
+_RUNS = ("linear_gd", "linear_flow0", "linear_flow1", "sigmoid_gd", "sigmoid_flow")
+
+
+def _figures(out, runs, linear_problem, sigmoid_problem, eta_lin, eta_sig):
+    """Figures 1–5 from the saved runs (the same code for a run and for a re-draw)."""
+    g0, g1 = runs["linear_gd"].members()
+    f0, f1 = runs["linear_flow0"], runs["linear_flow1"]
+    files = [_loss_and_function(linear_problem, g0, f0, eta_lin, "linear DEQ", out,
+                                "fig1_linear_loss_function", 1)]
+    lims = ((-0.5, 2.5), (-0.4, 1.6))
+    files.append(_trajectory_and_distance(linear_problem, g0, f0, eta_lin, (0.0, 1.0), "(0, 1)",
+                                          out, "fig2_linear_trajectory", 2,
+                                          "trajectory from θ(0) ~ N(0, 0.1²I)", lims))
+    files.append(_trajectory_and_distance(linear_problem, g1, f1, eta_lin, (0.0, 1.0), "(0, 1)",
+                                          out, "fig3_linear_trajectory_near_trivial", 3,
+                                          "from θ(0) ~ N((0, 1), 0.1²I)", ((-0.5, 0.6), (0.4, 1.3))))
+    g, f = runs["sigmoid_gd"], runs["sigmoid_flow"]
+    tgt = np.array([2.0, 0.0])
+    files.append(_loss_and_function(sigmoid_problem, g, f, eta_sig, "sigmoid DEQ", out,
+                                    "fig4_sigmoid_loss_function", 4))
+    files.append(_trajectory_and_distance(sigmoid_problem, g, f, eta_sig, tgt, "(2, 0)", out,
+                                          "fig5_sigmoid_trajectory", 5, "trajectory towards (2, 0)",
+                                          ((-0.3, 2.3), (-0.3, 1.2))))
+    return files
+
+
+def redraw(path, out) -> list[str]:
+    """Figures 1–5 re-drawn from the trajectory files a run saved in ``path`` (no solve)."""
+    runs = {k: Trajectory.load(os.path.join(path, "runs", f"{k}.npz")) for k in _RUNS}
+    lin, sig = _config("sec41-linear.toml"), _config("sec42-sigmoid.toml")
+    return _figures(out, runs, lin.problem, sig.problem, float(lin.descent["step_size"]),
+                    float(sig.descent["step_size"]))
+
+
 def run(out: str, quick: bool = False) -> dict:
     wall = time.perf_counter()
     os.makedirs(out, exist_ok=True)
+    stages = Stages("study paper", total=3)
     S = {"quick": quick}
-    files = []
     # ---------------- linear, Sec. 4.1 ----------------------------------------------
     cfg = _config("sec41-linear.toml")
     P = cfg.problem
@@ -102,6 +140,7 @@ def run(out: str, quick: bool = False) -> dict:
     if abs(1 - th0[1, 1]) < 1e-3:  # keep off the singular line
         th0[1, 1] -= 0.01
     ts = eta * np.arange(steps + 1)
+    stages(f"linear DEQ (Sec. 4.1): GD, {steps} steps, and the flow from 2 starts")
     gd = gradient_descent(P, th0, eta, steps, converged_tol=0.0)
     # one start at a time: a single-member solve traces without vmap (about 1 s less
     # compile than the 2-member batch) and the second start reuses it
@@ -126,15 +165,8 @@ def run(out: str, quick: bool = False) -> dict:
             "gd_minus_flow_final_dist": float(np.linalg.norm(g.theta[-1] - f.theta[-1])),
         })
     S["linear"] = lin
-    (g0, g1), (f0, f1) = gd.members(), fl
-    files.append(_loss_and_function(P, g0, f0, eta, "linear DEQ", out, "fig1_linear_loss_function", 1))
-    lims = ((-0.5, 2.5), (-0.4, 1.6))
-    files.append(_trajectory_and_distance(P, g0, f0, eta, (0.0, 1.0), "(0, 1)", out,
-                                          "fig2_linear_trajectory", 2,
-                                          "trajectory from θ(0) ~ N(0, 0.1²I)", lims))
-    files.append(_trajectory_and_distance(P, g1, f1, eta, (0.0, 1.0), "(0, 1)", out,
-                                          "fig3_linear_trajectory_near_trivial", 3,
-                                          "from θ(0) ~ N((0, 1), 0.1²I)", ((-0.5, 0.6), (0.4, 1.3))))
+    runs = {"linear_gd": gd, "linear_flow0": fl[0], "linear_flow1": fl[1]}
+    lin_problem, eta_lin = P, eta
     # ---------------- sigmoid, Sec. 4.2 ---------------------------------------------
     cfg = _config("sec42-sigmoid.toml")
     P = cfg.problem
@@ -142,6 +174,7 @@ def run(out: str, quick: bool = False) -> dict:
     if quick:
         steps = 1000
     ts = eta * np.arange(0, steps + 1, 10)
+    stages(f"sigmoid DEQ (Sec. 4.2): GD, {steps} steps, and the flow")
     g = gradient_descent(P, cfg.theta0, eta, steps, converged_tol=0.0)
     f = gradient_flow(P, cfg.theta0, ts[-1], ts=ts, rtol=1e-8, atol=1e-10, converged_tol=0.0)
     tgt = np.array([2.0, 0.0])
@@ -159,9 +192,11 @@ def run(out: str, quick: bool = False) -> dict:
         "gd_outcome": g.outcome, "flow_outcome": f.outcome,
         "empirical_minimiser_note": "1000 Monte-Carlo samples: the empirical risk's minimiser is (2, 0) too (noise-free labels)",
     }
-    files.append(_loss_and_function(P, g, f, eta, "sigmoid DEQ", out, "fig4_sigmoid_loss_function", 4))
-    files.append(_trajectory_and_distance(P, g, f, eta, tgt, "(2, 0)", out, "fig5_sigmoid_trajectory",
-                                          5, "trajectory towards (2, 0)", ((-0.3, 2.3), (-0.3, 1.2))))
+    runs.update(sigmoid_gd=g, sigmoid_flow=f)
+    stages("figures 1–5 and the summary")
+    for k, traj in runs.items():
+        traj.save(os.path.join(out, "runs", f"{k}.npz"))
+    files = _figures(out, runs, lin_problem, P, eta_lin, eta)
     S["wall_seconds"] = time.perf_counter() - wall
     S["files"] = [os.path.basename(p) for p in files]
     write_json(out, "summary.json", S)

@@ -17,6 +17,7 @@ from ...models.targets import LinearTarget
 from ._common import fmt, write_json, write_md
 from ...ensembles.singularity import analyze_sweep
 from ...plot.sweeps import write_analysis
+from ..._progress import report
 
 NAME = "rank-deficient"
 DESCRIPTION = "Open Question 2: linear DEQ flow with singular E[XXᵀ] (d = 2, rank 1)"
@@ -29,6 +30,7 @@ def run(out, quick=False):
     null = V[:, np.argmin(w)]
     n = 12 if quick else 64
     st = sample_starts(P, [0.0, 0.0, 0.0], 1.0, n, seed=3)
+    report(f"study rank-deficient: {n} flows to t = 50 (d = 2, rank-1 Σ)")
     res = run_sweep(P, st, None, kind="flow", settings={"t1": 50.0, "n_save": 101},
                     chunk_size=n, progress=False)
     an = analyze_sweep(P, res)
