@@ -80,12 +80,27 @@ def bar(total: int, desc: str, *, unit: str = "it", initial: int = 0, stream=Non
     """A ``tqdm`` bar on stderr (or ``stream``), disabled unless :func:`enabled`.
 
     ``force`` True/False overrides the mode (a library caller's explicit ``progress=``)."""
-    import tqdm  # import cost: 0.03 s, paid only by a process that shows progress
-
     stream = stream if stream is not None else sys.stderr
     on = enabled(stream) if force is None else bool(force)
+    if not on:
+        return _NoBar()
+    import tqdm  # import cost: 0.03 s, paid only by a process that shows progress
+
     return tqdm.tqdm(total=total, desc=desc, unit=unit, initial=initial, file=stream,
                      disable=not on, dynamic_ncols=True, leave=True)
+
+
+class _NoBar:
+    """What a disabled bar needs to answer, without importing tqdm."""
+
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+    def set_postfix_str(self, *args, **kwargs):
+        pass
 
 
 class Stages:

@@ -20,8 +20,6 @@ import sys
 import tomllib
 from importlib import metadata
 
-import jax
-
 from .dynamics.trajectory import jsonable as _jsonable
 
 __all__ = ["jsonable", "write_json", "write_md", "provenance", "write_run_json", "read_run_json",
@@ -91,6 +89,8 @@ def _git() -> dict | None:
 
 
 def _platform() -> dict:
+    import jax  # import cost: `flowdeq study --list` and --help record nothing and need no JAX
+
     try:
         devices = [str(d) for d in jax.devices()]
         backend = jax.default_backend()
@@ -148,6 +148,8 @@ def provenance(config=None, seeds: dict | None = None, command=None, **extra) ->
     sha256 are copied in, its seeds listed); ``seeds``: seeds set in code; ``command``: the
     command line (default ``sys.argv``); ``extra``: anything else to record.
     """
+    import jax  # import cost: as in _platform
+
     rec = {"format": RUN_FORMAT, "time": now(),
            "command": {"argv": list(sys.argv if command is None else command), "cwd": os.getcwd()},
            "versions": _versions(), "x64": bool(jax.config.jax_enable_x64),
