@@ -102,6 +102,12 @@ class _NoBar:
     def set_postfix_str(self, *args, **kwargs):
         pass
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
 
 class Stages:
     """Numbered stage lines for a job or study: ``Stages(name, total)("what")`` prints

@@ -756,7 +756,8 @@ def test_out_that_cannot_be_created_is_refused_before_computing(tmp_path, capsys
         raise PermissionError(13, "Permission denied")
 
     ran = []
-    monkeypatch.setattr("flowdeq.app.jobs.gradient_flow", lambda *a, **k: ran.append(1))
+    # the job imports the flow where it runs it (import cost), so patch it at its source
+    monkeypatch.setattr("flowdeq.dynamics.flow.gradient_flow", lambda *a, **k: ran.append(1))
     monkeypatch.setattr(os, "makedirs", refuse)
     assert main(["flow", str(_cfg(tmp_path)), "--out", str(tmp_path / "new")]) == 2
     err = capsys.readouterr().err
@@ -779,7 +780,7 @@ def test_figure_failure_is_a_warning_and_keeps_the_data(tmp_path, capsys, monkey
     def overflow(*args, **kwargs):
         raise OverflowError("cannot convert float infinity to integer")
 
-    monkeypatch.setattr("flowdeq.app.jobs.quick_figure", overflow)
+    monkeypatch.setattr("flowdeq.plot.figures.quick_figure", overflow)  # imported where drawn
     out = tmp_path / "out"
     assert main(["descend", str(_cfg(tmp_path)), "--out", str(out)]) == 0
     err = capsys.readouterr().err

@@ -52,10 +52,11 @@ def test_a_later_process_loads_every_program_and_gets_the_same_bits(tmp_path):
     cache = str(tmp_path / "cache")
     # the second process imports JAX before flowdeq: the key must not depend on that order
     first, second, plain = _run(cache), _run(cache, "jax-first"), _run("none")
-    assert first["compiled"] == 2 and first["loaded"] == 0
+    # GD and flow solves plus their start checks (margins, start risks)
+    assert first["compiled"] >= 2 and first["loaded"] == 0
     # the flow program calls LAPACK (Kvaerno's LU): loading it in a process that never
     # lowered a linear solve would crash without the table being prepared
-    assert second["compiled"] == 0 and second["loaded"] == 2
+    assert second["compiled"] == 0 and second["loaded"] == first["compiled"]
     assert first["digest"] == second["digest"] == plain["digest"]
     assert plain["outcomes"] == second["outcomes"]
 
@@ -110,8 +111,8 @@ def test_damaged_or_foreign_files_are_refused_and_rebuilt(tmp_path, monkeypatch)
     _programs.set_program_cache(tmp_path)
     before = _programs.STATS.compiled
     assert np.array_equal(fd.gradient_descent(p, [0.1, 0.2], 0.5, 20).theta, ref)
-    assert _programs.STATS.compiled == before + 1
-    (stored,) = tmp_path.glob("*.npz")
+    assert _programs.STATS.compiled == before + 2  # the start's margin check and the GD scan
+    (stored,) = [f for f in tmp_path.glob("*.npz") if "_descend" in str(np.load(f)["meta"])]
     for damage in (b"garbage", stored.read_bytes()[:-100]):
         stored.write_bytes(damage)
         _programs._MEMORY.clear()

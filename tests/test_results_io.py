@@ -284,7 +284,7 @@ def test_show_redraws_the_saved_figures_without_recomputing(tmp_path, monkeypatc
         raise AssertionError("show must not recompute")
 
     for name in ("flowdeq.app.jobs.gradient_descent", "flowdeq.ensembles.chunk.gradient_descent",
-                 "flowdeq.ensembles.chunk.gradient_flow", "flowdeq.ensembles.executors.run_chunk"):
+                 "flowdeq.dynamics.flow.gradient_flow", "flowdeq.ensembles.executors.run_chunk"):
         monkeypatch.setattr(name, no)
     captured = []
     import flowdeq.app.show as show
