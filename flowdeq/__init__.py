@@ -37,6 +37,8 @@ _LAZY = {
     "diagnose": "analysis.diagnostics",
     "check_theorems": "analysis.theory", "single_index_constants": "analysis.theory",
     "linear_constants": "analysis.theory", "rho_infimum": "analysis.theory",
+    "modified_flow": "dynamics.modified", "sharpness": "analysis.sharpness",
+    "step_size_map": "ensembles.stepsize",
 }
 
 

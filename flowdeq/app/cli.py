@@ -2,6 +2,7 @@
 
     flowdeq flow CONFIG.toml --out DIR        gradient flow → trajectory.npz, summary.json, figure.png
     flowdeq descend CONFIG.toml --out DIR     gradient descent, same files
+    flowdeq modified CONFIG.toml --out DIR    GD's modified flow ([modified] step_size, order), same files
     flowdeq theory CONFIG.toml --out DIR      theorem checks → theory.json, theory.md, figure
     flowdeq portrait CONFIG.toml --out DIR    phase portrait (PNG + PDF + data)
     flowdeq sweep CONFIG.toml --out DIR [--resume] [--scheduler ADDR]
@@ -51,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="flowdeq", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="verb", required=True)
     for verb, text in [("flow", "integrate the gradient flow"), ("descend", "run gradient descent"),
+                       ("modified", "integrate GD's modified flow (backward error analysis)"),
                        ("theory", "check the paper's theorems along the runs"),
                        ("portrait", "draw a phase portrait")]:
         s = sub.add_parser(verb, help=text)
@@ -86,8 +88,8 @@ def main(argv=None) -> int:
 
 def _run(args) -> int:
     try:
-        if args.verb in ("flow", "descend"):
-            job = "flow_job" if args.verb == "flow" else "descend_job"
+        if args.verb in ("flow", "descend", "modified"):
+            job = {"flow": "flow_job", "descend": "descend_job", "modified": "modified_job"}[args.verb]
             traj, summary = _call(f"flowdeq.app.jobs:{job}", args.config, args.out)
             print(f"{args.verb}: outcome {summary.get('outcome', summary.get('outcomes'))}, "
                   f"R_final {summary['risk_final']}, {summary['wall_seconds']:.2f} s -> {args.out}")
