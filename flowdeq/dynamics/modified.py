@@ -154,6 +154,13 @@ def modified_flow(problem: Problem, theta0, step_size, order: int = 1, t1=None, 
 
     Where ∇R is finite but the field is not (the model's ∇R has no derivative there), the
     solve cannot continue: such a run is reported ``nonfinite`` with a message naming θ.
+
+    Solver: Kvaerno's Newton stages differentiate the field, so order 2 with the default
+    Kvaerno5 compiles fourth derivatives of R (tens of seconds); away from the ill-posed set
+    these flows are not stiff and ``solver="tsit5"`` compiles in a few seconds
+    (docs/performance.md, entry 17).  The trajectory's ``kind`` is "flow": the gradient-flow
+    diagnostics (:func:`flowdeq.diagnose`: dR/dt = −‖∇R‖², Thm 3.1) do not hold for it — R̃,
+    not R, decreases along the order-1 flow.
     """
     # import cost: diffrax loads only when a flow is integrated
     from .flow import gradient_flow
