@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import flowdeq as fd
-from flowdeq.analysis.sharpness import (edge_of_stability, hessian, lanczos_sharpness,
+from flowdeq.analysis.sharpness import (edge_of_stability, gd_stability, hessian, lanczos_sharpness,
                                         linear_line_sharpness, linear_line_spectrum,
                                         minimiser_spectrum, sharpness, sharpness_along)
 from flowdeq.ensembles.stepsize import step_size_map
@@ -46,6 +46,9 @@ def test_closed_form_on_the_minimiser_line_d1(linear):
         sp = minimiser_spectrum(linear, th, tangent=[2.0, -1.0])
         assert sp.null_dim == 1 and sp.tangent_outside_null < 1e-12
         assert sp.normal_in_tangent < 1e-12 and sp.grad_norm < 1e-12
+        st = gd_stability(linear, th, 0.999 * 2 / want)
+        assert st["stable"] and st["eta_max"] == pytest.approx(2 / want, rel=1e-10)
+        assert not gd_stability(linear, th, 1.001 * 2 / want)["stable"]
 
 
 def test_closed_form_on_the_minimiser_line_d3(linear3):
