@@ -425,6 +425,7 @@ def _continue_unstable(P, an, steps, at_most=8):
         moved = float(np.max(np.linalg.norm(g.theta - th, axis=1)))
         rows.append({"eta": eta, "eta_lambda_over_2": float(m["eta_lambda_over_2"][i]),
                      "moved": moved, "left": bool(moved > 100 * eta * float(g.grad_norm[0])),
+                     "grad_norm_after": float(g.grad_norm[-1]),
                      "eta_lambda_over_2_after": eta * sharpness(P, g.theta_final) / 2})
     return rows
 
@@ -562,8 +563,12 @@ def _continued(rows, steps):
         return ""
     left = [r for r in rows if r["left"]]
     after = ", ".join(fmt(r["eta_lambda_over_2_after"], ".3g") for r in left)
+    stay = [r for r in rows if not r["left"]]
     return (f"Run on for {steps} more steps, {len(left)} of the {len(rows)} checked leave that point"
-            + (f" and settle at ηλ_max/2 = {after}" if left else "") + ".")
+            + (f" and settle at ηλ_max/2 = {after}" if left else "")
+            + (f"; {len(stay)} stay{'s' if len(stay) == 1 else ''} with ‖∇R‖ = "
+               + ", ".join(fmt(r["grad_norm_after"], ".2g") for r in stay)
+               + " (about float64's rounding floor of ∇R there)" if stay else "") + ".")
 
 
 def _findings(S):
