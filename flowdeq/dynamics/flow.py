@@ -241,9 +241,10 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
     t1 : final time (> t0).
     settings : a :class:`FlowSettings` to start from; keyword ``options`` replace its entries:
     field : the vector field θ′ = field(problem, θ), an equinox Module (default
-        :class:`GradientField`, −∇R); e.g. GD's modified field
-        (:func:`flowdeq.dynamics.modified.modified_flow`).  Events, solvers and the saved
-        R, ‖∇R‖ are the same whatever the field.
+        :class:`GradientField`, −∇R; its arrays are traced, so new values do not recompile)
+        with an optional ``describe()`` recorded as ``settings["field"]``; e.g. GD's modified
+        field (:func:`flowdeq.dynamics.modified.modified_flow`).  Events, solvers and the
+        saved R, ‖∇R‖ are the same whatever the field.
 
     t0 : start time (default 0).
     solver : "kvaerno5" (default, stiff) | "kvaerno3"/"kvaerno4" | "tsit5" | "dopri5" | "dopri8",
@@ -334,7 +335,8 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
                 "chunk_size": s.chunk_size, "exact_saves": exact_saves,
                 "problem": problem.describe(), "layout": problem.model.layout_record()}
     if field is not None:
-        settings["field"] = field.describe()
+        describe = getattr(field, "describe", None)
+        settings["field"] = describe() if callable(describe) else {"name": type(field).__name__}
     stats = {"num_steps": nst, "num_accepted_steps": nacc, "num_rejected_steps": nrej,
              "message": message, "risk_gap": gap, "wall_seconds": np.full(len(theta), wall)}
     traj = Trajectory(kind="flow", t=t, theta=th, risk=risk, grad_norm=gnorm, valid=valid,
