@@ -46,6 +46,8 @@ _LAZY = {
     "check_theorems": "analysis.theory", "single_index_constants": "analysis.theory",
     "linear_constants": "analysis.theory", "rho_infimum": "analysis.theory",
     "provenance": "io", "write_run_json": "io",
+    "modified_flow": "dynamics.modified", "sharpness": "analysis.sharpness",
+    "step_size_map": "ensembles.stepsize",
 }
 
 

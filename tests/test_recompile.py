@@ -167,3 +167,26 @@ def test_compilation_cache_written_then_used(tmp_path):
     assert second[1].split(maxsplit=1)[1] == first[1].split(maxsplit=1)[1]
     off = run(dict(env, FLOWDEQ_NO_CACHE="1"))
     assert off[0] == "None" and int(off[1].split()[0]) == 0
+
+
+def test_modified_flow_sharpness_new_values_do_not_recompile(linear):
+    """η, θ₀, tolerances and t1 of a modified flow, and the points of a sharpness / field
+    evaluation, are values: a second call with new ones compiles nothing."""
+    from flowdeq.analysis.sharpness import lanczos_sharpness, sharpness
+    from flowdeq.dynamics.modified import modified_field, modified_flow, modified_risk
+
+    th = np.array([0.1, 0.2])
+    kw = {"solver": "tsit5", "n_save": 5}
+    modified_flow(linear, th, 0.05, 1, 1.0, rtol=1e-6, atol=1e-8, **kw)
+    sharpness(linear, np.array([th, th + 0.1]))
+    lanczos_sharpness(linear, th, iters=2)
+    modified_field(linear, th, 0.05, 1)
+    modified_risk(linear, th, 0.05)
+    with count_compiles() as seen:
+        modified_flow(linear, th + 0.05, 0.2, 1, 1.5, rtol=1e-7, atol=1e-9, singular_eps=1e-5,
+                      converged_tol=1e-9, **kw)
+        sharpness(linear, np.array([th - 0.1, th, th + 0.2]))      # 3 points: the same bucket
+        lanczos_sharpness(linear, th - 0.1, iters=2)
+        modified_field(linear, th + 0.3, 0.7, 1)
+        modified_risk(linear, th - 0.2, 0.3)
+    assert len(seen) == 0, f"{len(seen)} recompilation(s) for new values"

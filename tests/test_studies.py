@@ -41,6 +41,14 @@ def test_study_quick_end_to_end(name, tmp_path, monkeypatch):
             assert d["flow_dist_to_corrected_limit"] < 1e-6
             assert d["gd_r_monotone_nondecreasing"]
         assert s["sigmoid"]["gd_dist_monotone"]     # Thm 3.9
+    if name == "gd-vs-flow":
+        # GD − modified-flow error orders 1, 2, 3 (0.9 decades of η in --quick)
+        slopes = s["error_orders"]["linear"]["slopes"]
+        for order in ("0", "1", "2"):
+            assert abs(slopes[order] - (int(order) + 1)) < 0.2
+        # converged GD never ends linearly unstable; the edge is never below the prediction
+        assert s["maps"]["linear"]["converged_max_eta_lambda_over_2"] < 1.0
+        assert min(r for r in s["maps"]["linear"]["edge_over_pred"] if r is not None) >= 0.9
     if name == "rank-deficient":
         assert s["max_null_component_drift"] < 1e-10
         assert s["all_stay_on_their_side"]

@@ -2,6 +2,7 @@
 
     flowdeq flow CONFIG.toml -o DIR           gradient flow → trajectory.npz, summary.json, figure.png
     flowdeq descend CONFIG.toml -o DIR        gradient descent, same files
+    flowdeq modified CONFIG.toml -o DIR       GD's modified flow ([modified] step_size, order), same files
     flowdeq theory CONFIG.toml -o DIR         theorem checks → theory.json, theory.md, figure
     flowdeq portrait CONFIG.toml -o DIR       phase portrait (PNG + data)
     flowdeq sweep CONFIG.toml -o DIR [--resume] [--scheduler ADDR] [--netcdf]
@@ -19,22 +20,7 @@ config, seeds, versions, platform, git commit, timestamps and how the run ended.
 
 Exit codes:
 
-===  ===========================================================================================
-0    the run finished; its files are written (a figure that could not be drawn is a
-     ``flowdeq: warning: …`` line, the data kept)
-1    the run failed: the ODE solver gave up on a ``flowdeq flow`` run (outcome ``failed``;
-     the trajectory up to that point is written), a file could not be read or written
-     mid-run (disk full, a file removed), or an unexpected error (a bug or a broken
-     environment: one ``flowdeq: error: run failed: …`` line, then the traceback).  Outcomes
-     of the dynamics (ill_posed, diverged, nonfinite, …) and a sweep's ``failed`` members
-     are results, not failures.
-2    bad input, found before anything is computed or ``--out`` is created: a config, data
-     file, argument or results directory that cannot be used, or a missing optional extra
-     (``flowdeq: error: …``, one line naming the fix)
-130  interrupted (Ctrl-C, or 143 for SIGTERM): what was finished is kept (a sweep resumes
-     with ``--resume``) and run.json records the interruption
-===  ===========================================================================================
-
+===  ====================================================================================
 Compiled solves are kept in JAX's persistent cache (``~/.cache/flowdeq/jax``; see
 ``flowdeq.cache``), so a second run skips most of the compile time; ``FLOWDEQ_NO_CACHE=1``
 turns that off.
@@ -61,6 +47,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 
 EXAMPLES = {
     "flow": "flowdeq flow data/configs/sec42-sigmoid-population.toml -o results/flow",
     "descend": "flowdeq descend data/configs/sec42-sigmoid.toml -o results/gd",
+    "modified": "flowdeq modified data/configs/modified-linear.toml -o results/modified",
     "theory": "flowdeq theory data/configs/sec41-linear-population.toml -o results/theory",
     "portrait": "flowdeq portrait data/configs/portrait-linear.toml -o results/portrait",
     "sweep": "flowdeq sweep data/configs/sweep-linear-gd.toml -o results/sweep --netcdf",
@@ -123,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"flowdeq {__version__}")
     sub = p.add_subparsers(dest="verb", required=True, parser_class=_VerbParser)
     for verb, text in [("flow", "integrate the gradient flow"), ("descend", "run gradient descent"),
+                       ("modified", "integrate GD's modified flow (backward error analysis)"),
                        ("theory", "check the paper's theorems along the runs"),
                        ("portrait", "draw a phase portrait")]:
         s = sub.add_parser(verb, help=text, description=text)
@@ -228,8 +216,8 @@ def _run(args) -> tuple[int, str | None]:
     try:
         if getattr(args, "pdf", False):
             _call("flowdeq.plot.figures:set_figure_formats", "pdf")
-        if args.verb in ("flow", "descend"):
-            job = "flow_job" if args.verb == "flow" else "descend_job"
+        if args.verb in ("flow", "descend", "modified"):
+            job = {"flow": "flow_job", "descend": "descend_job", "modified": "modified_job"}[args.verb]
             kw = {"progress": _progress.solve_meter()} if args.verb == "flow" else {}
             traj, summary = _call(f"flowdeq.app.jobs:{job}", args.config, args.out, **kw)
             print(f"{args.verb}: outcome {summary.get('outcome', summary.get('outcomes'))}, "

@@ -17,6 +17,8 @@ Tables (all keys optional unless marked):
                table (mean, std, count, seed), step_sizes, steps, chunk_size, flow settings
 ``[portrait]`` ``flowdeq portrait``: xlim, ylim, grid, basin_grid, t1, density, solver, max_steps
 ``[theory]``   ``flowdeq theory``: delta1, delta2, alpha
+``[modified]`` ``flowdeq modified``: step_size (η > 0; default [descent] step_size), order
+               (0, 1 or 2; default 1)
 
 Configs are strict: an unknown table or key, a key the chosen law or rule does not use, a
 wrong type (a bool is never a number, a quoted "false" is not a boolean, 2.5 is not an
@@ -197,6 +199,7 @@ TABLES = {
     "portrait": {"xlim": _pair, "ylim": _pair, "grid": _int(3), "basin_grid": _int(2),
                  "t1": _positive, "density": _positive, "solver": _str, "max_steps": _int(1)},
     "theory": {"delta1": _number, "delta2": _number, "alpha": _number},
+    "modified": {"step_size": _positive, "order": _int(0)},
 }
 # which [data] keys each law and each rule read
 _LAW_KEYS = {"uniform": {"low", "high", "dim"}, "gaussian": {"mean", "cov"}, "empirical": {"path"}}

@@ -1,6 +1,6 @@
 """Run a configuration end to end and write its files (what the CLI verbs call).
 
-``flow_job(cfg, out)`` / ``descend_job(cfg, out)`` write ``trajectory.npz``,
+``flow_job(cfg, out)`` / ``descend_job(cfg, out)`` / ``modified_job(cfg, out)`` write ``trajectory.npz``,
 ``summary.json`` and ``figure.png`` into ``out`` and return ``(trajectory, summary)``.
 ``out`` is created and proved writable before anything is computed, the data files are
 written before the figure, and a figure that cannot be drawn is a ``FigureWarning`` (the
@@ -18,9 +18,9 @@ from .._progress import report
 from .._validate import output_dir
 from ..dynamics.descent import gradient_descent
 from ..dynamics.settings import DescentSettings, FlowSettings
-from .config import RunConfig, load_config
+from .config import TABLES, RunConfig, load_config
 
-__all__ = ["flow_job", "descend_job", "write_summary", "failed_message"]
+__all__ = ["flow_job", "descend_job", "modified_job", "write_summary", "failed_message"]
 
 
 def write_summary(out: str, summary: dict, name: str = "summary.json") -> str:
@@ -103,3 +103,37 @@ def descend_job(cfg, out: str):
     traj = gradient_descent(cfg.problem, theta0, cfg.descent["step_size"], cfg.descent["steps"],
                             **kw)
     return _finish(traj, cfg, out, time.perf_counter() - wall, "gradient descent")
+
+
+def modified_job(cfg, out: str):
+    """The modified flow of GD (:func:`flowdeq.dynamics.modified.modified_flow`) for a config:
+    ``[flow]`` as for ``flow_job`` (t1 and the solver settings), η and the order from
+    ``[modified]`` (step_size, order; η defaults to ``[descent] step_size``)."""
+    cfg = _cfg(cfg)
+    if "t1" not in cfg.flow:
+        raise ValueError("config [flow] needs `t1` (the final time).")
+    table = cfg.table("modified", set(TABLES["modified"]))
+    eta = table.get("step_size", cfg.descent.get("step_size"))
+    if eta is None:
+        raise ValueError("config needs the step size η: set [modified] step_size (or [descent] "
+                         "step_size).")
+    if isinstance(eta, list):
+        raise ValueError("config [descent] step_size is a list: set [modified] step_size to the one "
+                         "η whose modified flow to integrate.")
+    order = table.get("order", 1)
+    if order not in (0, 1, 2):
+        raise ValueError(f"config [modified] order is {order!r}: give 1 (R + η/4‖∇R‖²), 2, or 0 "
+                         "(the plain flow).")
+    theta0 = cfg.require_theta0("`flowdeq modified`")
+    cfg.problem.check_theta(theta0, cfg.flow.get("singular_eps", FlowSettings.singular_eps),
+                            name="config [init] theta0")
+    output_dir(out)
+    # import cost: diffrax (~0.3 s) only for flows, as in flow_job
+    from ..dynamics.modified import modified_flow
+
+    report(f"modified flow (order {order}, η = {float(eta):g}): {len(np.atleast_2d(theta0))} "
+           f"start(s) to t1 = {cfg.flow['t1']:g}")
+    wall = time.perf_counter()
+    traj = modified_flow(cfg.problem, theta0, eta, order, cfg.flow["t1"], **cfg.flow_kwargs())
+    return _finish(traj, cfg, out, time.perf_counter() - wall,
+                   f"modified flow (order {order}, η = {float(eta):g})")

@@ -46,7 +46,7 @@ from .labels import settle
 from .settings import FlowSettings
 from .trajectory import Trajectory
 
-__all__ = ["gradient_flow", "SOLVERS"]
+__all__ = ["gradient_flow", "SOLVERS", "GradientField"]
 
 # Kvaerno stage equations: full Newton (p is tiny, so a fresh Jacobian is cheap) with fixed
 # tolerances, and the rate-based stop, because the Cauchy test's absolute residual cannot be
@@ -108,6 +108,21 @@ class _StepToSaves(diffrax.ClipStepSizeController):
         return keep, next_t0, self._stretch(next_t0, next_t1), jump, state, result
 
 
+class GradientField(eqx.Module):
+    """The field θ′ = −∇R(θ) of the gradient flow: ``gradient_flow``'s default.
+
+    A field is an equinox Module called as ``field(problem, θ)`` → θ′.  Its array
+    attributes (e.g. a step size η) are traced, so new values do not recompile; other
+    attributes are static.  :mod:`flowdeq.dynamics.modified` holds the backward-error
+    fields of GD."""
+
+    def __call__(self, problem, theta):
+        return -problem.grad(theta)
+
+    def describe(self) -> dict:
+        return {"name": "gradient"}
+
+
 @contextlib.contextmanager
 def _cacheable_trace():
     """Trace the solve with equinox's runtime checks compiled out.
@@ -134,15 +149,15 @@ def _cacheable_trace():
 
 @persistent_jit
 def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max_steps,
-           exact_saves, meter=None):
+           exact_saves, vector_field=GradientField(), meter=None):
     t0, t1 = ts[0], ts[-1]
 
     def field(t, y, args):
         # 0 where ∇R is undefined: the solver then accepts a step into that region and the
         # ``nonfinite`` event stops the flow there, instead of rejecting steps until
         # max_steps (an undefined field is never integrated: the event ends the solve)
-        g = problem.grad(y)
-        return jnp.where(jnp.all(jnp.isfinite(g)), -g, 0.0)
+        v = vector_field(problem, y)
+        return jnp.where(jnp.all(jnp.isfinite(v)), v, 0.0)
 
     shared = {}
 
@@ -227,7 +242,7 @@ def _run_chunks(problem, theta, settings, chunk_size):
 
 
 def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings | None = None,
-                  progress: bool = False, **options) -> Trajectory:
+                  field=None, progress: bool = False, **options) -> Trajectory:
     r"""Integrate θ′ = −∇R(θ) from θ(t0) = θ₀ up to t1 or the first event.
 
     Parameters
@@ -235,12 +250,17 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
     problem : Problem (any model: see :class:`flowdeq.models.AbstractDEQ`)
     theta0 : (p,) or (n, p) array: one start or a batch (one compilation, ``throw=False``).
     t1 : final time (> t0).
-    settings : a :class:`FlowSettings` to start from; keyword ``options`` replace its entries.
+    settings : a :class:`FlowSettings` to start from; the keyword ``options`` listed after
+        ``progress`` (t0 … exact_saves) replace its entries.
+    field : the vector field θ′ = field(problem, θ), an equinox Module (default
+        :class:`GradientField`, −∇R; its arrays are traced, so new values do not recompile)
+        with an optional ``describe()`` recorded as ``settings["field"]``; e.g. GD's modified
+        field (:func:`flowdeq.dynamics.modified.modified_flow`).  Events, solvers and the
+        saved R, ‖∇R‖ are the same whatever the field.
     progress : show diffrax's ``TqdmProgressMeter`` on stderr while solving (t from t0 to t1;
         a batch shows its slowest member, one bar per chunk).  Off by default: the meter is
         a host callback, so the solve compiles once more and is never written to the
         persistent compilation cache (docs/performance.md).  Results are identical.
-
     t0 : start time (default 0).
     solver : "kvaerno5" (default, stiff) | "kvaerno3"/"kvaerno4" | "tsit5" | "dopri5" | "dopri8",
         or a diffrax solver instance.  Kvaerno5 is the default because the flow is stiff near
@@ -307,7 +327,8 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
     wall = time.perf_counter()
     settings_ = (device(ts), device(s.rtol), device(s.atol), device(s.singular_eps),
                  device(s.converged_tol), device(s.divergence_cap), slv, s.max_steps,
-                 exact_saves, diffrax.TqdmProgressMeter(refresh_steps=10) if progress else None)
+                 exact_saves, GradientField() if field is None else field,
+                 diffrax.TqdmProgressMeter(refresh_steps=10) if progress else None)
     with _cacheable_trace():
         out = _run_chunks(problem, theta, settings_, s.chunk_size)
     wall = time.perf_counter() - wall
@@ -329,6 +350,9 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
                 "risk_tol": s.risk_tol, "t0": s.t0, "t1": s.t1, "max_steps": s.max_steps, "n_save": int(len(ts)),
                 "chunk_size": s.chunk_size, "exact_saves": exact_saves,
                 "problem": problem.describe(), "layout": problem.model.layout_record()}
+    if field is not None:
+        describe = getattr(field, "describe", None)
+        settings["field"] = describe() if callable(describe) else {"name": type(field).__name__}
     stats = {"num_steps": nst, "num_accepted_steps": nacc, "num_rejected_steps": nrej,
              "message": message, "risk_gap": gap, "wall_seconds": np.full(len(theta), wall)}
     traj = Trajectory(kind="flow", t=t, theta=th, risk=risk, grad_norm=gnorm, valid=valid,

@@ -20,6 +20,7 @@ STUDIES = {
     "basins": "basins",
     "activations": "activations",
     "empirical-vs-population": "empirical_vs_population",
+    "gd-vs-flow": "gd_vs_flow",
 }
 
 
