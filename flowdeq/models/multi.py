@@ -221,6 +221,13 @@ class MultiLinearDEQ(_WidthM):
         phi, A = self._phi(params)
         sigma, star = arrays.sigma, arrays.phi_star
         grads = {}
+        if self.output == "state" and self.width == 1:
+            # the paper's linear DEQ, in its own order of operations: equal bit for bit
+            u = A[0, 0]
+            d = phi[0] - star
+            g = sigma @ d
+            risk = d @ g + arrays.risk_star
+            return risk, (2.0 / u) * jnp.concatenate([g, (phi[0] @ g)[None]]), state
         if self.output == "state":
             D = phi - star.reshape(self.n_features, -1).T
             SD = D @ sigma
