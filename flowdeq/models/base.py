@@ -250,7 +250,9 @@ def _newton(model, params, X, z0):
     accepted Newton step was below 4 ulp of ‖z‖ (the iterate is then the root to rounding,
     as the scalar solver of ``equilibrium.py`` stops); the certificate ‖F‖ ≤ 1e-10 (1 + ‖z‖)
     is checked afterwards (:func:`_implicit`).  F at each new iterate is computed once and
-    carried, so a warm start (the GD map) that converges in two steps costs two solves.
+    carried (two layer evaluations per iteration, the Newton and the Picard candidate,
+    where there were three), so a warm start (the GD map) converging in two steps costs two
+    solves.
     Under a contraction (L‖∂_z g‖ ≤ q < 1) every step — a Newton step only where it lowers
     ‖F‖, else the Picard step z ← g(x, z) — reduces ‖F‖ by the factor q at least."""
     layer = jax.vmap(model.layer, in_axes=(None, 0, 0))
@@ -272,10 +274,7 @@ def _newton(model, params, X, z0):
         Fn = newton - layer(params, X, newton)
         ok = (norm(Fn) < norm(F)) & jnp.all(jnp.isfinite(newton), axis=-1)
         picard = z - F
-        # F at the Picard point only when some sample takes it (outside vmap a real branch:
-        # the GD map of one member skips a layer evaluation per iteration)
-        Fp = jax.lax.cond(jnp.any(~ok & ~done), lambda: picard - layer(params, X, picard),
-                          lambda: F)
+        Fp = picard - layer(params, X, picard)
         tiny = norm(step) <= 4 * eps * (1.0 + norm(z))
         z_new = jnp.where(ok[:, None], newton, picard)
         F_new = jnp.where(ok[:, None], Fn, Fp)

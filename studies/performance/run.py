@@ -37,6 +37,7 @@ from flowdeq.descent import gradient_descent  # noqa: E402
 from flowdeq.flow import gradient_flow  # noqa: E402
 
 import baselines  # noqa: E402
+import multi  # noqa: E402  (the width-m rows, issue 12)
 
 SEC42 = os.path.join(ROOT, "data", "configs", "sec42-sigmoid.toml")
 SEC41 = os.path.join(ROOT, "data", "configs", "sec41-linear.toml")
@@ -447,6 +448,8 @@ def main():
     bench_compile(q, rows, notes)
     print("main job done", flush=True)
     bench_recompile(rows)
+    multi.bench_multi(args.quick, rows, notes, verdict, median_time)
+    print("multi-neuron done", flush=True)
     total = time.perf_counter() - t_all
     cmd = "python studies/performance/run.py" + (" --quick" if args.quick else "")
     lines = ["# flowdeq performance results", "",
