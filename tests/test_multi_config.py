@@ -90,3 +90,10 @@ def test_cli_descend_and_sweep_on_width_two(tmp_path, capsys):
     an = json.loads((tmp_path / "sw" / "analysis.json").read_text())
     assert an["members"] == 32 and an["margin"] == "σ_min(I − W)"
     assert an["outcome_counts"].get("crossed", 0) >= 1
+
+
+def test_teacher_of_a_paper_model_needs_theta():
+    with pytest.raises(ValueError, match=r"LinearDEQ cannot draw random parameters.*theta"):
+        _cfg({"kind": "linear", "dim": 2}, {"kind": "teacher", "seed": 1})
+    cfg = _cfg({"kind": "linear", "dim": 2}, {"kind": "teacher", "theta": [1.0, -1.0, 0.5]})
+    assert float(cfg.problem.risk_min) == pytest.approx(0.0, abs=1e-12)  # a linear teacher

@@ -428,9 +428,6 @@ def _teacher(t, make_model, d):
                 raise ValueError(f"config [target] gives theta and {key}: keep theta, or remove it "
                                  "to draw the teacher with seed/feedback.")
         return TeacherTarget(model, np.atleast_1d(np.asarray(t["theta"], float)))
-    if not hasattr(model, "random_theta"):
-        raise ValueError("config [target] kind = \"teacher\" with this model needs theta = [...] "
-                         "(only the width-m models can draw a teacher).")
     return TeacherTarget(model, model.random_theta(t.get("seed", 0), t.get("feedback", 0.5)))
 
 

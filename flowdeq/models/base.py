@@ -152,6 +152,12 @@ class AbstractDEQ(eqx.Module):
         lab = self.param_labels()
         return np.zeros(p), eye[0], eye[1], (lab[0], lab[1])
 
+    def random_theta(self, seed: int = 0, feedback: float = 0.5):
+        """A random well-posed flat θ (e.g. a teacher for ``TeacherTarget``); models that know
+        how to draw one override this (the width-m models)."""
+        raise ValueError(f"{type(self).__name__} cannot draw random parameters: give them "
+                         "explicitly (in a config, [target] theta = [...]).")
+
     def ill_posed_hint(self, eps) -> str:
         """The fix to print when a start is within ε of ill-posedness."""
         return "start where margin(params) is larger"
