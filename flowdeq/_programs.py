@@ -3,7 +3,7 @@ traced and lowered program a later process loads instead of tracing it again.
 
 JAX's persistent compilation cache skips only XLA: every new process still traces and lowers
 each solve (a Kvaerno5 flow with events: ~1–2 s of the ~5 s it takes to compile), and the main
-job's later runs spent half their time doing so (docs/performance.md, entry 17).  Here the
+job's later runs spent half their time doing so (docs/performance.md, entry 20).  Here the
 lowered program is stored with ``jax.export`` (StableHLO, JAX's supported serialisation) under a
 key that names everything the program depends on; a later call with the same key deserialises
 it (milliseconds) and XLA's part comes from JAX's own cache as before.  (Serialising the

@@ -190,3 +190,24 @@ def test_modified_flow_sharpness_new_values_do_not_recompile(linear):
         modified_field(linear, th + 0.3, 0.7, 1)
         modified_risk(linear, th - 0.2, 0.3)
     assert len(seen) == 0, f"{len(seen)} recompilation(s) for new values"
+
+
+def test_width_m_models_new_values_and_new_teacher_do_not_recompile():
+    # the width-m models: new θ₀, settings and a new teacher (same sizes) reuse the executables
+    # (the flow on the linear model: its compile is the cheap one)
+    def problem(seed):
+        t = flowdeq.MultiNeuronDEQ("tanh", 2, 2)
+        return flowdeq.Problem(flowdeq.MultiNeuronDEQ("tanh", 2, 2),
+                               flowdeq.TeacherTarget(t, t.random_theta(seed, 0.5)),
+                               flowdeq.Uniform(0, 1, 2, nodes=3))
+
+    th = 0.1 * np.arange(16.0).reshape(2, 8) / 16
+    lin = flowdeq.Problem(flowdeq.MultiLinearDEQ(2, 2),
+                          flowdeq.MultiLinearTarget([[1.0, 0.0], [0.0, 2.0]]),
+                          flowdeq.Uniform(0, 1, 2, nodes=3))
+    gradient_flow(lin, th, 1.0, rtol=1e-6, atol=1e-8, n_save=5)
+    gradient_descent(problem(0), th, [0.1], 10)
+    with count_compiles() as seen:
+        gradient_flow(lin, th + 0.01, 1.5, rtol=1e-7, atol=1e-9, singular_eps=1e-5, n_save=5)
+        gradient_descent(problem(1), th - 0.01, [0.2], 10, converged_tol=1e-9)
+    assert len(seen) == 0, f"{len(seen)} recompilation(s) for new values"

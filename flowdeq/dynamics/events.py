@@ -7,7 +7,9 @@ condition      test                                                   scaled val
 =============  ======================================================  ================
 nonfinite      R or ∇R is NaN at a finite θ (equilibrium, target or   −1 / +1
                activation undefined there)
-ill_posed      margin(θ) ≤ ε                                          margin − ε
+ill_posed      min of the model's margins ≤ ε (its ``margins``:        min margin − ε
+               named, possibly data-dependent; the one that fired is
+               the run's ``ill_posed_kind``)
 converged      ‖∇R(θ)‖ ≤ ``converged_tol``                            log‖∇R‖ − log tol
 diverged       R = ±∞, or R or ‖θ‖ above ``divergence_cap``           log cap − log size
 =============  ======================================================  ================
@@ -30,7 +32,6 @@ from typing import Any, ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
-import numpy as np
 import optimistix as optx
 
 
@@ -83,13 +84,14 @@ class BracketBisection(optx.AbstractRootFinder):
         return state.upper, aux, {}
 
 
-def event_values(problem, y, eps, gtol, cap, risk_and_grad):
+def event_values(problem, y, eps, gtol, cap, evaluate):
     """The scaled value of each condition at θ = y (≤ 0: the condition holds); order
-    NONFINITE, ILL_POSED, CONVERGED, DIVERGED."""
-    risk, grad = risk_and_grad(y)
+    NONFINITE, ILL_POSED, CONVERGED, DIVERGED.  ``evaluate(y)`` gives (R, ∇R, margins)
+    (:meth:`Problem.evaluate`)."""
+    risk, grad, margins = evaluate(y)
     nan = jnp.isnan(risk) | jnp.any(jnp.isnan(grad))
     v_nan = jnp.where(nan & jnp.all(jnp.isfinite(y)), -1.0, 1.0)
-    v_ill = problem.margin(y) - eps
+    v_ill = min_margin(margins) - eps
     gn = jnp.linalg.norm(grad)
     # log scale: ‖∇R‖ decays exponentially, so its log is near-linear in t
     v_conv = jnp.where(jnp.isnan(gn), jnp.inf, jnp.log(gn + 1e-300) - jnp.log(gtol))
@@ -99,11 +101,11 @@ def event_values(problem, y, eps, gtol, cap, risk_and_grad):
     return jnp.stack([v_nan, v_ill, v_conv, v_div])
 
 
-def event_function(problem, eps, gtol, cap, risk_and_grad):
+def event_function(problem, eps, gtol, cap, evaluate):
     """The diffrax event function v = min of :func:`event_values`."""
 
     def v(t, y, args, **kw):
-        return jnp.min(event_values(problem, y, eps, gtol, cap, risk_and_grad))
+        return jnp.min(event_values(problem, y, eps, gtol, cap, evaluate))
 
     return v
 

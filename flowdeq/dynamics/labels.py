@@ -1,15 +1,17 @@
-"""Labels that are true: what a run's outcome becomes once its last state is known.
+"""Labels that are true: what a run's outcome becomes once its last state is known, and
+which of a model's margins an ``ill_posed`` run crossed.
 
 Kept apart from ``events.py`` (which imports optimistix for the flow's root finder) so a
 GD-only process never imports optimistix or lineax (issue 16's import budget).
 """
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 
 from .._outcomes import Outcome, refine_converged
 
-__all__ = ["settle"]
+__all__ = ["settle", "min_margin", "ill_posed_kinds"]
 
 
 def settle(problem, outcome, theta_last, risk_last, risk_tol, message):
@@ -29,3 +31,17 @@ def settle(problem, outcome, theta_last, risk_last, risk_tol, message):
     for i in np.flatnonzero(outcome == Outcome.nonfinite.value):
         message[i] = problem.explain_nonfinite(theta_last[i])
     return outcome, gap, message.astype(str)
+
+
+def min_margin(margins):
+    """The smallest of a model's margins (:meth:`Problem.margins`); a NaN margin (one that
+    reads an equilibrium that is NaN) counts as +∞: the ``nonfinite`` condition reports it."""
+    return jnp.min(jnp.where(jnp.isnan(margins), jnp.inf, margins), axis=-1)
+
+
+def ill_posed_kinds(problem, outcome, kind_index) -> np.ndarray:
+    """Per member, the name of the margin that fired (``model.margin_names``) where the
+    outcome is ``ill_posed``, "" elsewhere."""
+    names = np.asarray(list(problem.model.margin_names) + [""])
+    idx = np.where(np.asarray(outcome) == Outcome.ill_posed.value, np.asarray(kind_index), -1)
+    return names[idx]

@@ -37,6 +37,7 @@ from flowdeq.descent import gradient_descent  # noqa: E402
 from flowdeq.flow import gradient_flow  # noqa: E402
 
 import baselines  # noqa: E402
+import multi  # noqa: E402  (the width-m rows, issue 12)
 from commands import bench_commands  # noqa: E402
 from scale import bench_scale  # noqa: E402
 
@@ -377,6 +378,8 @@ def main():
         bench_throughput(q, rows, notes, P, eta)
         print("throughput done", flush=True)
         bench_recompile(rows)
+        multi.bench_multi(args.quick, rows, notes, verdict, median_time)
+        print("multi-neuron done", flush=True)
     if "commands" in only:
         bench_commands(q, rows, notes, verdict, brentq_cold=base_cold)
         print("commands done", flush=True)
