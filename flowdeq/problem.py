@@ -207,8 +207,9 @@ class Problem(eqx.Module):
         """∇R(θ)."""
         return self.risk_and_grad(theta)[1]
 
-    def margins(self, theta) -> np.ndarray:
-        """The model's margin at every θ of an array (..., p), as NumPy (one compiled call)."""
+    def margin_values(self, theta) -> np.ndarray:
+        """The model's ``margin`` at every θ of an array (..., p), as NumPy (one compiled call;
+        :meth:`margins` gives the named, data-aware margins at one θ inside a solve)."""
         th = np.asarray(theta, float)
         flat = th.reshape(-1, th.shape[-1]) if th.size else np.zeros((0, self.n_params))
         return np.asarray(_margins(self.model, device(flat))).reshape(th.shape[:-1])
@@ -256,7 +257,7 @@ class Problem(eqx.Module):
         if not np.all(np.isfinite(th)):
             idx = np.argwhere(~np.isfinite(th))[0].tolist()
             raise ValueError(f"{name}{idx} is not finite: give finite starting values.")
-        margin = np.atleast_1d(self.margins(th))
+        margin = np.atleast_1d(self.margin_values(th))
         bad = ~(margin > singular_eps)
         if np.any(bad):
             i = int(np.argmax(bad))

@@ -34,6 +34,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import optimistix as optx
 
+from .labels import min_margin
 
 __all__ = ["BracketBisection", "event_values", "event_function", "classify", "NONFINITE",
            "ILL_POSED", "CONVERGED", "DIVERGED"]

@@ -233,7 +233,7 @@ def _run_chunks(problem, theta, settings, chunk_size):
     n = len(theta)
     if n <= chunk_size:
         return jax.tree_util.tree_map(np.array, _solve(problem, device(theta), *settings))
-    order = np.argsort(problem.margins(theta), kind="stable")
+    order = np.argsort(problem.margin_values(theta), kind="stable")
     slots = np.concatenate([order, np.full((-n) % chunk_size, -1)])  # −1: padding
     out = None
     for i in range(0, len(slots), chunk_size):

@@ -15,7 +15,7 @@ __all__ = ["run_chunk", "margin_np", "FLOW_KEYS", "DESCENT_KEYS"]
 
 def margin_np(problem: Problem, theta) -> np.ndarray:
     """The model's margin (linear |1 − θ₂|, single-index 1 − L|θ₂|) of θ (..., p), in NumPy."""
-    return problem.margins(theta)
+    return problem.margin_values(theta)
 
 
 # ------------------------------------------------------------------ one chunk
