@@ -24,6 +24,7 @@ from .dynamics.settings import DescentSettings, FlowSettings  # noqa: E402
 from .dynamics.trajectory import Trajectory  # noqa: E402
 from .models import (ACTIVATIONS, AbstractDEQ, Activation, LinearDEQ, LinearTarget,  # noqa: E402
                      SingleIndexDEQ, SingleIndexTarget, get_activation)
+from .models import MultiLinearDEQ, MultiLinearTarget, MultiNeuronDEQ, TeacherTarget  # noqa: E402
 from .problem import Problem  # noqa: E402
 
 from ._version import __version__  # noqa: E402,F401
@@ -52,5 +53,6 @@ __all__ = [
     "Empirical", "Gaussian", "MonteCarlo", "Uniform", "gradient_descent", "gradient_flow",
     "FlowSettings", "DescentSettings",
     "LinearDEQ", "SingleIndexDEQ", "Problem", "LinearTarget", "SingleIndexTarget", "Trajectory",
+    "MultiLinearDEQ", "MultiNeuronDEQ", "MultiLinearTarget", "TeacherTarget",
     *_LAZY,
 ]

@@ -2,14 +2,16 @@ r"""``Problem(model, target, data)``: the population (or empirical) risk and its
 
     R(θ) = E_w[(ŷ_θ(X) − f(X))²],   ŷ_θ = readout_θ(z*),  z* = g_θ(x, z*),
 
-with the expectation taken by the data rule's nodes/weights.  ∇R comes from the model:
+with the expectation taken by the data rule's nodes/weights; for a target with k > 1
+outputs (f(x) ∈ ℝᵏ, e.g. ``MultiLinearTarget``) the square is summed over the outputs,
+R = E_w‖ŷ − f‖², and the model must predict k numbers (``model.n_outputs``).  ∇R comes from the model:
 autodiff through the implicit equilibrium (:class:`~flowdeq.models.AbstractDEQ`) unless
 the model overrides ``risk_and_grad`` with a closed form (the paper's two models do).
 Problem never asks which model it holds.
 
-The second moments Σ = E[X̃X̃ᵀ], b = E[X̃f], c = E[f²] and the least-squares linear
-predictor φ* (Σφ* = b; exactly ξ̃ for a linear target) are computed once, in NumPy, for
-every problem: the linear DEQ's closed form and the theory read them.
+The second moments Σ = E[X̃X̃ᵀ], b = E[X̃fᵀ], c = E‖f‖² and the least-squares linear
+predictor φ* (Σφ* = b; exactly ξ̃ — or Aᵀ padded — for a linear target) are computed once,
+in NumPy, for every problem: the linear DEQs' closed forms and the theory read them.
 
 ``risk``/``grad``/``risk_and_grad``/``output`` are jitted (``eqx.filter_jit``), so eager
 calls from Python (e.g. inside a SciPy loop) compile once; inside another jit/vmap they
@@ -24,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._validate import device
-from .models.base import AbstractDEQ, Arrays
+from .models.base import AbstractDEQ, Arrays, squared_error
 
 __all__ = ["Problem"]
 
@@ -54,16 +56,20 @@ def _arrays(model, target, x, w) -> Arrays:
     compiled program of their own, 0.1–0.2 s of each process start."""
     X = np.asarray(model.features(x), float)
     f = np.asarray(target.host(x), float)
+    if f.ndim == 2 and f.shape[1] == 1:  # one output: the scalar form every model reads
+        f = f[:, 0]
     Xw = X * w[:, None]
-    sigma, b, c = Xw.T @ X, Xw.T @ f, float(w @ f ** 2)
+    sigma, b = Xw.T @ X, Xw.T @ f
+    c = float(w @ (f ** 2 if f.ndim == 1 else np.sum(f ** 2, axis=1)))
     coef = target.coefficients
     if coef is not None and len(np.asarray(coef)) <= X.shape[1]:
-        # exact φ* of a linear target (ξ, zero on a bias column): b is in range Σ always
-        phi = np.concatenate([np.asarray(coef, float), np.zeros(X.shape[1] - len(coef))])
+        # exact φ* of a linear target (ξ or Aᵀ, zero on a bias row): b is in range Σ always
+        coef = np.asarray(coef, float).reshape((len(coef),) + b.shape[1:])
+        phi = np.concatenate([coef, np.zeros((X.shape[1] - len(coef),) + b.shape[1:])])
         rstar = 0.0
     else:
         phi = np.linalg.lstsq(sigma, b, rcond=1e-13)[0]
-        rstar = max(c - float(phi @ b), 0.0)
+        rstar = max(c - float(phi @ b if b.ndim == 1 else np.sum(phi * b)), 0.0)
     return Arrays(*map(device, (X, w, f, sigma, b, c, phi, rstar)))
 
 
@@ -74,12 +80,17 @@ def _margins(model, theta):
 
 
 @eqx.filter_jit
+def _sides_margins(model, theta):
+    return jax.vmap(lambda t: (model.side(model.unravel(t)), model.margin(model.unravel(t))))(theta)
+
+
+@eqx.filter_jit
 def _probe(model, theta, arrays):
     """Each stage of R(θ) separately (equilibrium, readout, risk, gradient), to name the one
     that went NaN."""
     params = model.unravel(theta)
     yhat, z = model.predict(params, arrays.X)
-    risk = jnp.dot(arrays.w, (yhat - arrays.f) ** 2)
+    risk = squared_error(arrays.w, yhat, arrays.f)
     grad = model.risk_and_grad(theta, arrays)[1]
     return z, yhat, risk, grad
 
@@ -114,6 +125,11 @@ class Problem(eqx.Module):
         if target.dim != model.dim:
             raise ValueError(f"target xi has length {target.dim} but the model has dim={model.dim}: "
                              "give ξ with one entry per input coordinate.")
+        k = int(getattr(target, "n_outputs", 1))
+        if k != model.n_outputs:
+            raise ValueError(f"the target has {k} output(s) but the model predicts "
+                             f"{model.n_outputs}: give a target with one output per prediction "
+                             "(a multi-output target needs output=\"state\" with width = k).")
         self.model, self.target, self._data = model, target, _Untraced(data)
         self.arrays = _arrays(model, target, x, np.asarray(w, float))
         f = np.asarray(self.arrays.f)
@@ -177,7 +193,7 @@ class Problem(eqx.Module):
         """R(θ)."""
         theta = jnp.asarray(theta)
         yhat = self.model.predict(self.model.unravel(theta), self.X)[0]
-        return jnp.dot(self.w, (yhat - self.f) ** 2)
+        return squared_error(self.w, yhat, self.f)
 
     @eqx.filter_jit
     def grad(self, theta):
@@ -187,6 +203,24 @@ class Problem(eqx.Module):
     def margin(self, theta):
         """Distance to ill-posedness (the model's ``margin``) of flat θ (..., p)."""
         return self.model.margin(self.model.unravel(jnp.asarray(theta)))
+
+    def margins(self, theta, state):
+        """The model's named margins at flat θ, stacked in ``model.margin_names`` order
+        (shape (len(names),)); ``state`` is what ``model.risk_and_grad`` returned at θ."""
+        named = self.model.margins(self.model.unravel(theta), self.arrays, state)
+        if tuple(named) != tuple(self.model.margin_names):
+            raise ValueError(f"{type(self.model).__name__}.margins returned {list(named)} but its "
+                             f"margin_names are {list(self.model.margin_names)}: make them agree.")
+        return jnp.stack([jnp.asarray(v, float) for v in named.values()])
+
+    def evaluate(self, theta):
+        """(R, ∇R, margins) at flat θ from one equilibrium solve (what the events read)."""
+        r, g, state = self.model.risk_and_grad(theta, self.arrays)
+        return r, g, self.margins(theta, state)
+
+    def sides_margins(self, theta):
+        """(side, margin) of each row of θ (h, p), in NumPy (one compiled call)."""
+        return tuple(np.asarray(a) for a in _sides_margins(self.model, device(np.atleast_2d(theta))))
 
     def side(self, theta):
         """The component of the well-posed set (the model's ``side``) of flat θ."""

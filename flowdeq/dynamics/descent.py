@@ -10,7 +10,8 @@ Each member stops at the first iterate θ_k that triggers an event; θ_0 … θ_
 crossed         the model's ``side`` changed between θ_{k−1} and θ_k: GD jumped into
                 another component of the well-posed set (linear DEQ: over θ₂ = 1 —
                 the flow can never do this, Lemma 3.2)
-ill_posed       margin(θ_k) ≤ ε
+ill_posed       the least of the model's margins at θ_k ≤ ε (``stats["ill_posed_kind"]``
+                names it)
 nonfinite       R(θ_k) or ∇R(θ_k) is NaN at a finite θ_k (e.g. the equilibrium could not
                 be certified although the margin is positive); the message names the stage
 diverged        θ_k not finite, R(θ_k) or ∇R(θ_k) infinite, or R or ‖θ_k‖ above
@@ -37,7 +38,7 @@ import numpy as np
 
 from .._outcomes import DESCENT_OUTCOMES, labels
 from .._validate import check_size, device
-from .events import settle
+from .events import ill_posed_kinds, min_margin, settle
 from ..problem import Problem
 from .settings import DescentSettings
 from .trajectory import Trajectory
@@ -51,15 +52,16 @@ _CROSSED, _ILL_POSED, _NONFINITE, _DIVERGED, _CONVERGED, _MAX_STEPS = range(6)
 def _descend(problem: Problem, theta0, etas, steps, eps, gtol, cap):
     def one(theta0, eta):
         def body(state, _):
-            theta, alive, code, event, k, crossed, warm = state
+            theta, alive, code, event, k, crossed, warm, kind = state
             risk, grad, new_warm = problem.risk_and_grad_warm(theta, warm)
+            margins = problem.margins(theta, new_warm)
             gnorm = jnp.linalg.norm(grad)
             finite_theta = jnp.all(jnp.isfinite(theta))
             # NaN = undefined (an equilibrium that could not be certified comes back NaN);
             # ±inf = overflow, i.e. divergence
             undefined = finite_theta & (jnp.isnan(risk) | jnp.any(jnp.isnan(grad))
                                         | jnp.any(jnp.isnan(new_warm)))
-            ill = problem.margin(theta) <= eps
+            ill = min_margin(margins) <= eps
             diverged = (~finite_theta | ~jnp.isfinite(risk) | ~jnp.all(jnp.isfinite(grad))
                         | (risk > cap) | (jnp.linalg.norm(theta) > cap))
             converged = gnorm <= gtol
@@ -70,22 +72,42 @@ def _descend(problem: Problem, theta0, etas, steps, eps, gtol, cap):
             record = (theta, risk, gnorm, alive)
             code = jnp.where(stop, new_code, code)
             event = jnp.where(stop, k, event)
+            kind = jnp.where(stop, jnp.argmin(jnp.where(jnp.isnan(margins), jnp.inf, margins)),
+                             kind)
             alive = alive & ~stop
             nxt = theta - eta * grad
             nxt_crossed = problem.side(nxt) != problem.side(theta)
             theta = jnp.where(alive, nxt, theta)
             crossed = alive & nxt_crossed
-            return (theta, alive, code, event, k + 1, crossed, new_warm), record
+            return (theta, alive, code, event, k + 1, crossed, new_warm, kind), record
 
         init = (theta0, jnp.asarray(True), jnp.asarray(_MAX_STEPS), jnp.asarray(-1),
-                jnp.asarray(0), jnp.asarray(False), problem.warm_state())
+                jnp.asarray(0), jnp.asarray(False), problem.warm_state(), jnp.asarray(0))
         final, (th, risk, gnorm, valid) = jax.lax.scan(body, init, None, length=steps + 1)
-        return th, risk, gnorm, valid, final[2], final[3]
+        return th, risk, gnorm, valid, final[2], final[3], final[7]
 
     if theta0.shape[0] == 1 and etas.shape[0] == 1:  # one member: no vmap to trace
         return jax.tree_util.tree_map(lambda a: a[None, None], one(theta0[0], etas[0]))
     per_eta = jax.vmap(one, in_axes=(0, None))
     return jax.vmap(per_eta, in_axes=(None, 0))(theta0, etas)
+
+
+def _crossing_report(problem, outcome, theta, event, message):
+    """The message of each ``crossed`` member: the step, the side and the margin on either
+    side of the jump (e.g. sign det(I − W) and σ_min(I − W) for a linear DEQ)."""
+    hit = np.flatnonzero(np.asarray(outcome) == "crossed")
+    if hit.size == 0:
+        return message
+    k = event[hit]
+    pair = np.stack([theta[hit, k - 1], theta[hit, k]], axis=1)  # (h, 2, p)
+    side, margin = (np.asarray(a).reshape(len(hit), 2) for a in
+                    problem.sides_margins(pair.reshape(-1, pair.shape[-1])))
+    message = np.asarray(message, dtype=object).copy()
+    label = problem.model.margin_label
+    for j, i in enumerate(hit):
+        message[i] = (f"step {k[j]} jumped across the singular set: side {side[j, 0]:+g} → "
+                      f"{side[j, 1]:+g}, {label} {margin[j, 0]:.3g} → {margin[j, 1]:.3g}")
+    return message.astype(str)
 
 
 def gradient_descent(problem: Problem, theta0, step_size=None, steps=None, *,
@@ -129,16 +151,18 @@ def gradient_descent(problem: Problem, theta0, step_size=None, steps=None, *,
     wall = time.perf_counter()
     out = _descend(problem, device(theta), device(eta), int(steps),
                    device(s.singular_eps), device(s.converged_tol), device(s.divergence_cap))
-    th, risk, gnorm, valid, code, event = (np.array(a) for a in out)
+    th, risk, gnorm, valid, code, event, kind = (np.array(a) for a in out)
     wall = time.perf_counter() - wall
     m, n = eta.size, theta.shape[0]
     flat = lambda a: a.reshape((m * n,) + a.shape[2:])
-    th, risk, gnorm, valid, code, event = map(flat, (th, risk, gnorm, valid, code, event))
+    th, risk, gnorm, valid, code, event, kind = map(flat, (th, risk, gnorm, valid, code, event,
+                                                           kind))
     t = np.broadcast_to(np.arange(steps + 1), valid.shape).copy()
     rows = np.arange(m * n)
     last = np.where(event >= 0, event, steps)
     outcome, gap, message = settle(problem, labels(code, DESCENT_OUTCOMES), th[rows, last],
                                    risk[rows, last], s.risk_tol, np.full(m * n, ""))
+    message = _crossing_report(problem, outcome, th, event, message)
     settings = {"step_size": eta.tolist() if eta.size > 1 else float(eta[0]), "steps": int(steps),
                 "singular_eps": s.singular_eps, "converged_tol": s.converged_tol,
                 "divergence_cap": s.divergence_cap, "risk_tol": s.risk_tol, "problem": problem.describe(),
@@ -146,7 +170,8 @@ def gradient_descent(problem: Problem, theta0, step_size=None, steps=None, *,
     traj = Trajectory(
         kind="descent", t=t, theta=th, risk=risk, grad_norm=gnorm, valid=valid,
         outcome=outcome, event_time=np.full(m * n, np.nan), event_step=event,
-        stats={"wall_seconds": np.full(m * n, wall), "message": message, "risk_gap": gap},
+        stats={"wall_seconds": np.full(m * n, wall), "message": message, "risk_gap": gap,
+               "ill_posed_kind": ill_posed_kinds(problem, outcome, kind)},
         settings=settings,
         per_member={"step_size": np.repeat(eta, n), "start": np.tile(np.arange(n), m)})
     return traj if batch else traj[0]

@@ -7,7 +7,9 @@ condition      test                                                   scaled val
 =============  ======================================================  ================
 nonfinite      R or ∇R is NaN at a finite θ (equilibrium, target or   −1 / +1
                activation undefined there)
-ill_posed      margin(θ) ≤ ε                                          margin − ε
+ill_posed      min of the model's margins ≤ ε (its ``margins``:        min margin − ε
+               named, possibly data-dependent; the one that fired is
+               the run's ``ill_posed_kind``)
 converged      ‖∇R(θ)‖ ≤ ``converged_tol``                            log‖∇R‖ − log tol
 diverged       R = ±∞, or R or ‖θ‖ above ``divergence_cap``           log cap − log size
 =============  ======================================================  ================
@@ -36,7 +38,7 @@ import optimistix as optx
 from .._outcomes import Outcome, refine_converged
 
 __all__ = ["BracketBisection", "event_values", "event_function", "classify", "settle", "NONFINITE",
-           "ILL_POSED", "CONVERGED", "DIVERGED"]
+           "ILL_POSED", "CONVERGED", "DIVERGED", "min_margin", "ill_posed_kinds"]
 
 # indices of event_values' entries (and the codes classify returns)
 NONFINITE, ILL_POSED, CONVERGED, DIVERGED = range(4)
@@ -84,13 +86,28 @@ class BracketBisection(optx.AbstractRootFinder):
         return state.upper, aux, {}
 
 
-def event_values(problem, y, eps, gtol, cap, risk_and_grad):
+def min_margin(margins):
+    """The smallest of a model's margins (:meth:`Problem.margins`); a NaN margin (one that
+    reads an equilibrium that is NaN) counts as +∞: the ``nonfinite`` condition reports it."""
+    return jnp.min(jnp.where(jnp.isnan(margins), jnp.inf, margins), axis=-1)
+
+
+def ill_posed_kinds(problem, outcome, kind_index) -> np.ndarray:
+    """Per member, the name of the margin that fired (``model.margin_names``) where the
+    outcome is ``ill_posed``, "" elsewhere."""
+    names = np.asarray(list(problem.model.margin_names) + [""])
+    idx = np.where(np.asarray(outcome) == Outcome.ill_posed.value, np.asarray(kind_index), -1)
+    return names[idx]
+
+
+def event_values(problem, y, eps, gtol, cap, evaluate):
     """The scaled value of each condition at θ = y (≤ 0: the condition holds); order
-    NONFINITE, ILL_POSED, CONVERGED, DIVERGED."""
-    risk, grad = risk_and_grad(y)
+    NONFINITE, ILL_POSED, CONVERGED, DIVERGED.  ``evaluate(y)`` gives (R, ∇R, margins)
+    (:meth:`Problem.evaluate`)."""
+    risk, grad, margins = evaluate(y)
     nan = jnp.isnan(risk) | jnp.any(jnp.isnan(grad))
     v_nan = jnp.where(nan & jnp.all(jnp.isfinite(y)), -1.0, 1.0)
-    v_ill = problem.margin(y) - eps
+    v_ill = min_margin(margins) - eps
     gn = jnp.linalg.norm(grad)
     # log scale: ‖∇R‖ decays exponentially, so its log is near-linear in t
     v_conv = jnp.where(jnp.isnan(gn), jnp.inf, jnp.log(gn + 1e-300) - jnp.log(gtol))
@@ -100,11 +117,11 @@ def event_values(problem, y, eps, gtol, cap, risk_and_grad):
     return jnp.stack([v_nan, v_ill, v_conv, v_div])
 
 
-def event_function(problem, eps, gtol, cap, risk_and_grad):
+def event_function(problem, eps, gtol, cap, evaluate):
     """The diffrax event function v = min of :func:`event_values`."""
 
     def v(t, y, args, **kw):
-        return jnp.min(event_values(problem, y, eps, gtol, cap, risk_and_grad))
+        return jnp.min(event_values(problem, y, eps, gtol, cap, evaluate))
 
     return v
 

@@ -8,7 +8,8 @@ the result says which (``Trajectory.outcome``, :class:`flowdeq.Outcome`):
 ============  ==========================================================================
 nonfinite     R or ∇R NaN at a finite θ (the message names the stage that went undefined)
 ill_posed     the model's margin fell to ε (linear: |1 − θ₂| ≤ ε; single-index:
-              L|θ₂| ≥ 1 − ε; any model: ``margin(params) ≤ ε``)
+              L|θ₂| ≥ 1 − ε; any model: min of its ``margins`` ≤ ε, the name of the one
+              that fired in ``stats["ill_posed_kind"]``)
 converged     ‖∇R(θ)‖ ≤ ``converged_tol`` at a minimiser (R − R* ≤ risk_tol·max(1, E f²)
               where the model knows R*)
 stationary    ‖∇R(θ)‖ ≤ ``converged_tol`` where R − R* is larger: not a minimiser
@@ -40,7 +41,8 @@ import optimistix as optx
 from .._outcomes import FLOW_OUTCOMES, labels
 from .._validate import check_size, device
 from ..problem import Problem
-from .events import BracketBisection, classify, event_function, event_values, settle
+from .events import (BracketBisection, classify, event_function, event_values, ill_posed_kinds,
+                     settle)
 from .settings import FlowSettings
 from .trajectory import Trajectory
 
@@ -144,18 +146,18 @@ def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max
 
     shared = {}
 
-    def risk_and_grad(y):
-        """R and ∇R at y, computed once per traced state: diffrax evaluates the event
-        functions one after another on the same step-end state, and separately each of
-        ``converged`` and ``diverged`` compiled an equilibrium solve of its own into
+    def evaluate(y):
+        """R, ∇R and the margins at y, computed once per traced state: diffrax evaluates
+        the event functions one after another on the same step-end state, and separately
+        each of ``converged`` and ``diverged`` compiled an equilibrium solve of its own into
         every step (0.5 s of XLA compile per single-index flow; docs/performance.md).
         A state seen for the first time (e.g. inside the event root find) is computed."""
         if shared.get("y") is not y:
-            shared["y"], shared["value"] = y, problem.risk_and_grad(y)
+            shared["y"], shared["value"] = y, problem.evaluate(y)
         return shared["value"]
 
     # one event, the first condition in time (dynamics/events.py)
-    event = diffrax.Event(event_function(problem, eps, gtol, cap, risk_and_grad),
+    event = diffrax.Event(event_function(problem, eps, gtol, cap, evaluate),
                           root_finder=_EVENT_ROOT, direction=False)
     controller = diffrax.PIDController(rtol=rtol, atol=atol)
     if exact_saves:
@@ -174,13 +176,18 @@ def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max
         # on a crossing.
         saved = jnp.isfinite(sol.ts)
         ys = jnp.where(saved[:, None], sol.ys, y0[None, :])
-        risk, grad = jax.vmap(problem.risk_and_grad)(ys)
-        at = lambda i: event_values(problem, ys[i], eps, gtol, cap, lambda _: (risk[i], grad[i]))
+        risk, grad, margins = jax.vmap(problem.evaluate)(ys)
+        at = lambda i: event_values(problem, ys[i], eps, gtol, cap,
+                                    lambda _: (risk[i], grad[i], margins[i]))
         at_start = at(0)  # ts[0] = t0 is always saved
         start_hit = jnp.min(at_start) <= 0
-        at_event = at(jnp.sum(saved) - 1)
+        last = jnp.sum(saved) - 1
+        at_event = at(last)
         code = jnp.where(start_hit, classify(at_start), jnp.where(
             fired, classify(at_event), jnp.where(ok, _MAX_TIME, _FAILED)))
+        # which margin fired (read only where the outcome is ill_posed)
+        kind = jnp.argmin(jnp.where(jnp.isnan(margins), jnp.inf, margins)[
+            jnp.where(start_hit, 0, last)])
         # message code: 0 none, 1 max_steps, 2 other solver failure, 3 event bracket not
         # narrowed within the root finder's step budget (time approximate)
         located = sol.result == diffrax.RESULTS.event_occurred
@@ -193,7 +200,7 @@ def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max
         gnorm = jnp.linalg.norm(grad, axis=-1)
         stats = (sol.stats["num_steps"], sol.stats["num_accepted_steps"],
                  sol.stats["num_rejected_steps"])
-        return sol.ts, sol.ys, risk, gnorm, valid, code, maxed, stats
+        return sol.ts, sol.ys, risk, gnorm, valid, code, maxed, stats, kind
 
     if theta0.shape[0] == 1:  # no vmap: half the trace time (Sec. 4.2 flow: 1.8 → 0.9 s)
         return jax.tree_util.tree_map(lambda a: a[None], one(theta0[0]))
@@ -296,7 +303,7 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
     with _cacheable_trace():
         out = _run_chunks(problem, theta, settings_, s.chunk_size)
     wall = time.perf_counter() - wall
-    t, th, risk, gnorm, valid, code, maxed, (nst, nacc, nrej) = out
+    t, th, risk, gnorm, valid, code, maxed, (nst, nacc, nrej), kind = out
 
     outcome = labels(code, FLOW_OUTCOMES)
     t_last = np.max(np.where(valid, t, -np.inf), axis=1)
@@ -315,7 +322,8 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
                 "chunk_size": s.chunk_size, "exact_saves": exact_saves,
                 "problem": problem.describe(), "layout": problem.model.layout_record()}
     stats = {"num_steps": nst, "num_accepted_steps": nacc, "num_rejected_steps": nrej,
-             "message": message, "risk_gap": gap, "wall_seconds": np.full(len(theta), wall)}
+             "message": message, "risk_gap": gap, "wall_seconds": np.full(len(theta), wall),
+             "ill_posed_kind": ill_posed_kinds(problem, outcome, kind)}
     traj = Trajectory(kind="flow", t=t, theta=th, risk=risk, grad_norm=gnorm, valid=valid,
                       outcome=outcome, event_time=event_time,
                       event_step=np.full(len(theta), -1), stats=stats, settings=settings)

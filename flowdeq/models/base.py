@@ -15,9 +15,14 @@ A model declares
       unique (the ``ill_posed`` event of flow and GD fires when it falls to ε);
     * ``width`` m and ``dim`` d (attributes).
 
-and may override ``readout`` (default z₀), ``side`` (the component of the well-posed set:
-GD's ``crossed``), ``features`` (default: x itself), ``equilibrium`` and ``risk_and_grad``
-(closed forms, used only where they measure faster: docs/performance.md).
+and may override ``readout`` (default z₀), ``n_outputs`` (k, the length of ŷ; default 1),
+``side`` (the component of the well-posed set: GD's ``crossed``), ``features`` (default: x
+itself), ``margins`` (several named, possibly data-dependent, margins: the ``ill_posed``
+event watches their minimum and records which one fired), ``equilibrium`` and
+``risk_and_grad`` (closed forms, used only where they measure faster: docs/performance.md).
+
+With k > 1 outputs (a target f(x) ∈ ℝᵏ) the risk is the squared error summed over the
+outputs, R(θ) = E_w‖ŷ_θ(X) − f(X)‖² (:func:`squared_error`).
 
 The generic ``equilibrium`` solves F(z) = z − g_θ(x, z) = 0 for all samples at once by
 Newton's method with a Picard step whenever Newton does not reduce ‖F‖, certifies each
@@ -39,7 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["AbstractDEQ", "Arrays", "MAX_NEWTON"]
+__all__ = ["AbstractDEQ", "Arrays", "MAX_NEWTON", "squared_error", "jacobian_solve"]
 
 MAX_NEWTON = 100
 
@@ -47,8 +52,9 @@ MAX_NEWTON = 100
 class Arrays(eqx.Module):
     """The data a model's risk reads, as arrays (pytree leaves, so a new dataset of the same
     size does not recompile): features ``X`` (n, d′), weights ``w`` (n,), targets ``f``
-    (n,), and the second moments Σ = E[X̃X̃ᵀ], b = E[X̃f], c = E[f²] with the least-squares
-    linear predictor φ* (Σφ* = b) and its risk R* = c − φ*ᵀb."""
+    (n,) — or (n, k) for a target with k > 1 outputs — and the second moments Σ = E[X̃X̃ᵀ],
+    b = E[X̃fᵀ] ((d′,) or (d′, k)), c = E‖f‖² with the least-squares linear predictor φ*
+    (Σφ* = b, same shape as b) and its risk R* = c − tr(φ*ᵀb)."""
 
     X: jax.Array
     w: jax.Array
@@ -64,6 +70,15 @@ def _tolerance(z):
     return 1e-10 * (1.0 + jnp.linalg.norm(z, axis=-1))
 
 
+def squared_error(w, yhat, f):
+    """Σᵢ wᵢ‖ŷᵢ − fᵢ‖²: the risk's quadrature.  ``f`` is (n,) or (n, k); ``yhat`` holds the
+    same numbers in any shape of that size (e.g. (n, 1) for a one-neuron state output)."""
+    d = jnp.reshape(yhat, f.shape) - f
+    if d.ndim == 1:  # the paper's models: unchanged, bit for bit
+        return jnp.dot(w, d ** 2)
+    return jnp.dot(w, jnp.sum(d ** 2, axis=1))
+
+
 class AbstractDEQ(eqx.Module):
     """Abstract base of every DEQ (equinox's abstract/final pattern: subclass it once,
     implement the abstract methods; concrete models are not subclassed further)."""
@@ -74,6 +89,9 @@ class AbstractDEQ(eqx.Module):
     # landmarks apply only there; a researcher's model leaves it None
     kind = None
     margin_label = "margin(θ)"  # how figures and summaries name the margin
+    # names of the margins :meth:`margins` returns, in order (``stats["ill_posed_kind"]``
+    # records the one that fired)
+    margin_names = ("margin",)
 
     # ------------------------------------------------------------ abstract
     @abc.abstractmethod
@@ -92,6 +110,21 @@ class AbstractDEQ(eqx.Module):
     def readout(self, params, z):
         """ŷ from the equilibrium z (m,): the first neuron by default."""
         return z[0]
+
+    @property
+    def n_outputs(self) -> int:
+        """k: the length of the prediction ŷ (1: a scalar ŷ)."""
+        return 1
+
+    def margins(self, params, arrays: Arrays, state):
+        """The named distances to ill-posedness, a dict ``name → scalar`` keyed by
+        :attr:`margin_names` in that order, each > 0 where the model is well-posed.  The flow's
+        and GD's ``ill_posed`` event fires when the smallest falls to ε, and records its name
+        in ``stats["ill_posed_kind"]``.  A margin may read the data (``arrays``) and the
+        equilibrium: ``state`` is what this model's :meth:`risk_and_grad` returned as its
+        state at the same θ (the equilibrium z* (n, m) on the generic path).  By default the
+        one data-free :meth:`margin`."""
+        return {self.margin_names[0]: self.margin(params)}
 
     def side(self, params):
         """Which component of the well-posed set θ lies in (GD's ``crossed`` fires when it
@@ -183,9 +216,16 @@ class AbstractDEQ(eqx.Module):
         return _generic_equilibrium(self, params, X, z0)
 
     def predict(self, params, X, z0=None):
-        """(ŷ (n,), z* (n, m)) at the rows of X."""
+        """(ŷ (n,) or (n, k), z* (n, m)) at the rows of X."""
         z = self.equilibrium(params, X, z0)
         return jax.vmap(self.readout, in_axes=(None, 0))(params, z), z
+
+    def solve_jacobian(self, params, X, z, rhs):
+        """u (n, m) with (I − ∂_z g_θ(xᵢ, zᵢ)) uᵢ = rhsᵢ for every row: the linear system of
+        Newton's step and of the implicit-function derivative.  By default the Jacobian comes
+        from forward-mode autodiff of :meth:`layer` and each system from a pivoted LU; a model
+        that knows its Jacobian may override this with a faster batched solve."""
+        return jacobian_solve(self, params, X, z, rhs)
 
     def warm_state(self, arrays: Arrays):
         """What the GD map carries from step to step (the last equilibrium)."""
@@ -197,17 +237,22 @@ class AbstractDEQ(eqx.Module):
 
         def risk(th):
             yhat, z = self.predict(self.unravel(th), arrays.X, state)
-            return jnp.dot(arrays.w, (yhat - arrays.f) ** 2), z
+            return squared_error(arrays.w, yhat, arrays.f), z
 
         (r, z), g = jax.value_and_grad(risk, has_aux=True)(theta)
         return r, g, z
 
 
 def _newton(model, params, X, z0):
-    """Batched Newton on F(z) = z − g(x, z), Picard where Newton fails to reduce ‖F‖."""
+    """Batched Newton on F(z) = z − g(x, z), Picard where Newton fails to reduce ‖F‖.
+
+    A sample is done once a Newton step it accepted was below 4 ulp of ‖z‖ (the iterate
+    is then the root to rounding, as the scalar solver of ``equilibrium.py`` stops), or
+    F = 0; the certificate ‖F‖ ≤ 1e-10 (1 + ‖z‖) is checked afterwards (:func:`_implicit`).
+    Under a contraction (L‖∂_z g‖ ≤ q < 1) every step — a Newton step only where it
+    lowers ‖F‖, else the Picard step z ← g(x, z) — reduces ‖F‖ by the factor q at least."""
     layer = jax.vmap(model.layer, in_axes=(None, 0, 0))
-    jac = jax.vmap(jax.jacfwd(model.layer, argnums=2), in_axes=(None, 0, 0))
-    eye = jnp.eye(model.width, dtype=X.dtype)
+    eps = jnp.finfo(X.dtype).eps
     start = layer(params, X, jnp.zeros_like(z0))
     z = jnp.where(jnp.isfinite(z0), z0, start)
 
@@ -219,17 +264,28 @@ def _newton(model, params, X, z0):
         it, z, done = state
         gz = layer(params, X, z)
         F = z - gz
-        J = eye - jac(params, X, z)
-        newton = z - jnp.linalg.solve(J, F[..., None])[..., 0]
+        step = model.solve_jacobian(params, X, z, F)
+        newton = z - step
         Fn = newton - layer(params, X, newton)
-        better = jnp.linalg.norm(Fn, axis=-1) < jnp.linalg.norm(F, axis=-1)
+        normF = jnp.linalg.norm(F, axis=-1)
+        better = jnp.linalg.norm(Fn, axis=-1) < normF
         ok = better & jnp.all(jnp.isfinite(newton), axis=-1)
         z_new = jnp.where(ok[:, None], newton, gz)
-        conv = jnp.linalg.norm(F, axis=-1) <= 0.01 * _tolerance(z)
-        z_new = jnp.where((done | conv)[:, None], z, z_new)
+        tiny = jnp.linalg.norm(step, axis=-1) <= 4 * eps * (1.0 + jnp.linalg.norm(z, axis=-1))
+        # a rejected step that was already tiny: z is the root to rounding as well
+        conv = (normF == 0) | tiny
+        z_new = jnp.where((done | (normF == 0) | (tiny & ~ok))[:, None], z, z_new)
         return it + 1, z_new, done | conv
 
     return jax.lax.while_loop(cond, body, (jnp.asarray(0), z, jnp.zeros(X.shape[0], bool)))[1]
+
+
+def jacobian_solve(model, params, X, z, rhs):
+    """u with (I − ∂_z g_θ(xᵢ, zᵢ)) uᵢ = rhsᵢ for every sample, the Jacobian by forward-mode
+    autodiff of ``layer`` (the default of :meth:`AbstractDEQ.solve_jacobian`)."""
+    jac = jax.vmap(jax.jacfwd(model.layer, argnums=2), in_axes=(None, 0, 0))
+    J = jnp.eye(model.width, dtype=z.dtype) - jac(params, X, z)
+    return jnp.linalg.solve(J, rhs[..., None])[..., 0]
 
 
 @jax.custom_jvp
@@ -247,13 +303,12 @@ def _implicit_jvp(primals, tangents):
     _, dparams, dX, _ = tangents
     z = _implicit(model, params, X, z0)
 
-    def one(x, zi, dx):
+    def rhs(x, zi, dx):
         g = lambda p, xx: model.layer(p, xx, zi)
-        rhs = jax.jvp(g, (params, x), (dparams, dx))[1]
-        J = jnp.eye(model.width, dtype=z.dtype) - jax.jacfwd(model.layer, argnums=2)(params, x, zi)
-        return jnp.linalg.solve(J, rhs)
+        return jax.jvp(g, (params, x), (dparams, dx))[1]
 
-    return z, jax.vmap(one)(X, z, dX)
+    # implicit function theorem (paper eq. 1): dz = (I − ∂_z g)⁻¹ (∂_θ g dθ + ∂_x g dx)
+    return z, model.solve_jacobian(params, X, z, jax.vmap(rhs)(X, z, dX))
 
 
 def _generic_equilibrium(model, params, X, z0):

@@ -107,6 +107,7 @@ class LinearDEQ(_ScalarFeedbackDEQ):
 
     kind = "linear"
     margin_label = "|1 − θ₂|"
+    margin_names = ("singular",)
     lipschitz = 1.0
 
     def __init__(self, dim: int = 1, bias: bool = False):
@@ -162,6 +163,7 @@ class SingleIndexDEQ(_ScalarFeedbackDEQ):
     activation: Activation
     kind = "single-index"
     margin_label = "1 − L|θ₂|"
+    margin_names = ("contraction",)
 
     def __init__(self, activation="sigmoid", dim: int = 1, bias: bool = False):
         self.activation = get_activation(activation)
