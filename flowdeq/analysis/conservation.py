@@ -126,13 +126,15 @@ class Law:
     ``terms``: list of (coefficient, exponent tuple); ``text``: the expanded polynomial in
     the model's parameter names; ``centred``: squares completed where the quadratic part is
     diagonal (else None); ``residual``: ‖M c‖ / (‖M‖‖c‖) on the search matrix (column-scaled);
-    ``exact``: coefficients snapped to small fractions."""
+    ``exact``: coefficients snapped to small fractions; ``holdout``: max |∇h·ĝ|/‖∇h‖ on
+    held-out rows."""
 
     terms: list
     labels: list
     degree: int
     residual: float
     exact: bool
+    holdout: float = float("nan")
     text: str = ""
     centred: str | None = None
 
@@ -211,7 +213,7 @@ class Law:
 
     def to_dict(self) -> dict:
         return {"text": self.text, "centred": self.centred, "degree": self.degree,
-                "residual": self.residual, "exact": self.exact,
+                "residual": self.residual, "holdout": self.holdout, "exact": self.exact,
                 "terms": [[c, list(map(int, e))] for c, e in self.terms]}
 
 
@@ -330,6 +332,7 @@ class LawSearch:
     rows: int
     dropped_rows: int
     settings: dict = field(default_factory=dict)
+    rejected: list = field(default_factory=list)
 
     @property
     def none_found(self) -> bool:
@@ -366,8 +369,11 @@ class LawSearch:
         if self.none_found:
             lines.append(f"**No conservation law** of degree ≤ {self.degree}.")
         for n, law in enumerate(self.laws, 1):
-            lines.append(f"- h{n} = {law}   (degree {law.degree}, residual {law.residual:.1e}"
-                         f"{'' if law.exact else ', coefficients not exact'})")
+            lines.append(f"- h{n} = {law}   (degree {law.degree}, residual {law.residual:.1e}, "
+                         f"held-out {law.holdout:.1e}{'' if law.exact else ', coefficients not exact'})")
+        if self.rejected:
+            lines.append(f"({len(self.rejected)} null vector(s) failed the held-out rows and were "
+                         "rejected: raise points.)")
         return lines
 
     def values(self, theta) -> np.ndarray:
@@ -414,7 +420,8 @@ class LawSearch:
         return {"model": self.model, "labels": self.labels, "degree": self.degree,
                 "count": self.count, "laws": [law.to_dict() for law in self.laws],
                 "by_degree": by, "pointwise_rank": list(self.pointwise_rank),
-                "rows": self.rows, "dropped_rows": self.dropped_rows, "settings": self.settings}
+                "rows": self.rows, "dropped_rows": self.dropped_rows, "settings": self.settings,
+                "rejected": [law.to_dict() for law in self.rejected]}
 
 
 def _e(x):
@@ -437,24 +444,60 @@ def _sample_theta(model, n, rng, scale, margin_min):
     return np.concatenate(out)[:n]
 
 
-def _rows(model, thetas, datasets, samples, rng):
-    """∇R_D(θ) for each θ and ``datasets`` random datasets of ``samples`` points each:
-    (N, p) gradients and the θ of each row."""
-    d = model.dim
-    X0 = rng.normal(size=(samples, d))
-    w = np.full(samples, 1.0 / samples)
-    params0 = model.unravel(jnp.asarray(thetas[0]))
-    feats = np.asarray(model.features(X0), float)
-    yshape = jax.eval_shape(lambda p, X: model.predict(p, X)[0], params0, jnp.asarray(feats)).shape
-    arrays = []
-    for _ in range(len(thetas) * datasets):
-        x = rng.normal(size=(samples, d))
-        y = rng.normal(size=yshape)
-        arrays.append(_arrays(model, _TableTarget(y), x, w))
-    stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *arrays)
-    th = np.repeat(thetas, datasets, axis=0)
-    grad = jax.jit(jax.vmap(lambda t, a: model.risk_and_grad(t, a)[1]))
-    return np.asarray(grad(jnp.asarray(th), stacked)), th
+_CHUNK = 512  # rows per compiled gradient call (one shape: one compilation per model)
+
+
+class _Rows:
+    """Normalised gradients ĝ = ∇R_D(θ)/‖∇R_D(θ)‖ over random (θ, D) pairs.
+
+    A pool of ``pool`` random datasets (inputs x ~ N(0, I), targets y ~ N(0, 1) of the
+    prediction's shape, ``samples`` points each, arrays built by ``Problem``'s helper so the
+    moments the closed forms read are consistent) is drawn once; each θ meets ``datasets``
+    of them at random.  Gradients come from the model's ``risk_and_grad`` in fixed chunks
+    of ``_CHUNK`` rows (one compilation)."""
+
+    def __init__(self, model, samples, pool, rng):
+        self.model, self.rng = model, rng
+        d = model.dim
+        w = np.full(samples, 1.0 / samples)
+        X0 = np.asarray(model.features(rng.normal(size=(samples, d))), float)
+        params0 = model.unravel(jnp.zeros(model.n_params))
+        yshape = jax.eval_shape(lambda p, X: model.predict(p, X)[0], params0,
+                                jax.ShapeDtypeStruct(X0.shape, X0.dtype)).shape
+        arrays = [_arrays(model, _TableTarget(rng.normal(size=yshape)),
+                          rng.normal(size=(samples, d)), w) for _ in range(pool)]
+        self.pool = jax.tree_util.tree_map(lambda *a: np.stack([np.asarray(x) for x in a]), *arrays)
+        self.grad = jax.jit(jax.vmap(lambda t, a: model.risk_and_grad(t, a)[1]))
+
+    def __call__(self, thetas, datasets):
+        """(ĝ (N, p), θ (N, p), norms, dropped) for every θ × ``datasets`` random pool members."""
+        th = np.repeat(thetas, datasets, axis=0)
+        n_pool = self.pool.X.shape[0]
+        pick = np.concatenate([self.rng.choice(n_pool, datasets, replace=datasets > n_pool)
+                               for _ in range(len(thetas))])
+        N = len(th)
+        pad = (-N) % _CHUNK
+        thp = np.concatenate([th, np.repeat(th[:1], pad, axis=0)])
+        pickp = np.concatenate([pick, np.repeat(pick[:1], pad)])
+        out = []
+        for i in range(0, N + pad, _CHUNK):
+            sel = pickp[i:i + _CHUNK]
+            arr = jax.tree_util.tree_map(lambda a: jnp.asarray(a[sel]), self.pool)
+            out.append(np.asarray(self.grad(jnp.asarray(thp[i:i + _CHUNK]), arr)))
+        G = np.concatenate(out)[:N]
+        norms = np.linalg.norm(G, axis=1)
+        good = np.all(np.isfinite(G), axis=1) & (norms > 0)
+        return G[good] / norms[good, None], th[good], int(np.sum(~good))
+
+
+def _pointwise_rank(U, TH):
+    """Rank of span{ĝ} at each distinct θ (rows grouped by θ)."""
+    ranks = []
+    for th in np.unique(TH, axis=0):
+        Gi = U[np.all(TH == th, axis=1)]
+        s = np.linalg.svd(Gi, compute_uv=False)
+        ranks.append(int(np.sum(s > 1e-8 * s[0])))
+    return ranks
 
 
 def _split(s, null_max, gap_min):
@@ -524,7 +567,8 @@ def _functional_rank(laws, thetas):
 def find_conservation_laws(model: AbstractDEQ, degree: int = 2, *, points: int | None = None,
                            datasets: int | None = None, samples: int = 4, scale: float = 0.7,
                            margin_min: float = 0.2, null_max: float = 1e-8,
-                           gap_min: float = 1e3, seed: int = 0) -> LawSearch:
+                           gap_min: float = 1e3, holdout_max: float = 1e-7,
+                           seed: int = 0) -> LawSearch:
     r"""Search the polynomial conservation laws of ``model`` of degree ≤ ``degree``.
 
     Parameters
@@ -538,6 +582,9 @@ def find_conservation_laws(model: AbstractDEQ, degree: int = 2, *, points: int |
     scale : θ ~ N(0, scale²), kept where margin(θ) > ``margin_min``.
     null_max, gap_min : the rank tolerance (module docstring): dropped singular values must
         be ≤ null_max·s₁, and a gap below gap_min is flagged ambiguous.
+    holdout_max : a law is kept only if |∇h·ĝ|/‖∇h‖ ≤ this on 16 fresh θ with fresh
+        dataset pairings (rows the null space was not computed from); others go to
+        ``rejected``.
     seed : of the random θ and datasets.
 
     Returns
@@ -560,29 +607,29 @@ def find_conservation_laws(model: AbstractDEQ, degree: int = 2, *, points: int |
                          "(the SVD would need more than ~1 GB); use a smaller width or dim.")
     rng = np.random.default_rng(seed)
     datasets = p if datasets is None else int(datasets)
-    points = max(24, math.ceil(3 * J / datasets)) if points is None else int(points)
-    thetas = _sample_theta(model, points, rng, scale, margin_min)
-    G, TH = _rows(model, thetas, datasets, int(samples), rng)
-    norms = np.linalg.norm(G, axis=1)
-    good = np.all(np.isfinite(G), axis=1) & (norms > 0)
-    dropped = int(np.sum(~good))
-    G, TH, norms = G[good], TH[good], norms[good]
-    if len(G) < J:
-        raise ValueError(f"only {len(G)} usable rows for {J} unknowns (∇R was not finite at "
-                         f"{dropped} rows): raise points or lower scale.")
-    U = G / norms[:, None]
-
-    # pointwise rank of span{∇R_D(θ)} over the datasets of each θ
-    ranks = []
-    for th in np.unique(TH, axis=0)[:40]:
-        Gi = U[np.all(TH == th, axis=1)]
-        s = np.linalg.svd(Gi, compute_uv=False)
-        ranks.append(int(np.sum(s > 1e-8 * s[0])))
+    rows = _Rows(model, int(samples), max(64, 2 * datasets), rng)
+    # pilot: the rank r of span{∇R_D(θ)} at one θ bounds what each θ can constrain, so the
+    # number of θ is set from it (3 constraints per unknown), not from the row count
+    U, TH, dropped = rows(_sample_theta(model, 8, rng, scale, margin_min), max(datasets, p))
+    ranks = _pointwise_rank(U, TH)
+    r = max(ranks) if ranks else 0
+    if r == 0:
+        raise ValueError("∇R_D(θ) was zero or not finite at every sampled θ: the model's "
+                         "prediction does not depend on θ there; lower scale or margin_min.")
+    points = max(24, math.ceil(3 * J / min(r, datasets))) if points is None else int(points)
+    U2, TH2, dropped2 = rows(_sample_theta(model, points, rng, scale, margin_min), datasets)
+    U, TH, dropped = np.concatenate([U, U2]), np.concatenate([TH, TH2]), dropped + dropped2
+    ranks += _pointwise_rank(U2[: 40 * datasets], TH2[: 40 * datasets])
     prank = (min(ranks), max(ranks))
+    if len(U) < J:
+        raise ValueError(f"only {len(U)} usable rows for {J} unknowns (∇R was not finite at "
+                         f"{dropped} rows): raise points or lower scale.")
+    # held-out rows (new θ, new pairings) on which every law is re-tested
+    UH, THH, _ = rows(_sample_theta(model, 16, rng, scale, margin_min), datasets)
 
     _, D = _monomials_and_derivative(TH, U, E)           # M[r, j] = ∇m_j(θ_r)·ĝ_r
     check_pts = _sample_theta(model, 6, rng, scale, margin_min)
-    by_degree, generators = [], []
+    by_degree, generators, rejected = [], [], []
     deg_of = E.sum(axis=1)
     for k in range(1, degree + 1):
         cols = np.flatnonzero(deg_of <= k)
@@ -605,15 +652,22 @@ def find_conservation_laws(model: AbstractDEQ, degree: int = 2, *, points: int |
                 if law is not None:
                     laws_k.append(law)
             for law in laws_k:
-                if _functional_rank(generators + [law], check_pts) > len(generators):
+                # a law must also hold on rows it was not fitted to (an under-sampled search
+                # would pass spurious null vectors): |∇h·ĝ| / ‖∇h‖ on the held-out rows
+                gh = law.gradient(THH)
+                law.holdout = float(np.max(np.abs(np.sum(gh * UH, axis=1))
+                                           / np.maximum(np.linalg.norm(gh, axis=1), 1e-300)))
+                if law.holdout > holdout_max:
+                    rejected.append(law)
+                elif _functional_rank(generators + [law], check_pts) > len(generators):
                     generators.append(law)
         entry["independent"] = len(generators)
         by_degree.append(entry)
     settings = {"points": int(points), "datasets": int(datasets), "samples": int(samples),
                 "scale": float(scale), "margin_min": float(margin_min), "null_max": null_max,
-                "gap_min": gap_min, "seed": int(seed)}
+                "gap_min": gap_min, "holdout_max": holdout_max, "seed": int(seed)}
     return LawSearch(model.describe(), _labels(model), degree, generators, by_degree,
-                     prank, p, int(len(G)), dropped, settings)
+                     prank, p, int(len(U)), dropped, settings, rejected)
 
 
 def _make_law(row, E, Ms, cn, model, null_max):
