@@ -164,3 +164,12 @@ def test_compilation_cache_written_then_used(tmp_path):
     assert second[1].split(maxsplit=1)[1] == first[1].split(maxsplit=1)[1]
     off = run(dict(env, FLOWDEQ_NO_CACHE="1"))
     assert off[0] == "None" and int(off[1].split()[0]) == 0
+
+
+def test_conservation_search_new_seed_does_not_recompile():
+    from flowdeq.analysis.conservation import find_conservation_laws
+    model = flowdeq.LinearDEQ(1)
+    find_conservation_laws(model, 2, seed=0)
+    with count_compiles() as seen:
+        r = find_conservation_laws(model, 2, seed=1, scale=0.5)
+    assert r.count == 1 and len(seen) == 0

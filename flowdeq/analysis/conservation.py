@@ -63,14 +63,15 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ..models.base import AbstractDEQ
-from ..problem import _arrays
+from ..problem import _arrays, _margins
 
-__all__ = ["Law", "LawSearch", "find_conservation_laws", "monomial_exponents",
+__all__ = ["Law", "LawSearch", "find_conservation_laws", "monomial_exponents", "recognise",
            "lie_algebra_count", "linear_deq_predictor"]
 
 _SUP = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -431,11 +432,10 @@ def _e(x):
 def _sample_theta(model, n, rng, scale, margin_min):
     """n flat θ ~ N(0, scale²) with margin(θ) > margin_min (rejection)."""
     p = model.n_params
-    margin = jax.jit(jax.vmap(lambda t: model.margin(model.unravel(t))))
     out, tries = [], 0
     while sum(len(o) for o in out) < n:
         cand = rng.normal(0.0, scale, (max(4 * n, 64), p))
-        ok = np.asarray(margin(jnp.asarray(cand))) > margin_min
+        ok = np.asarray(_margins(model, jax.device_put(cand))) > margin_min
         out.append(cand[ok])
         tries += 1
         if tries > 50:
@@ -445,6 +445,12 @@ def _sample_theta(model, n, rng, scale, margin_min):
 
 
 _CHUNK = 512  # rows per compiled gradient call (one shape: one compilation per model)
+
+
+@eqx.filter_jit
+def _grad_rows(model, theta, arrays):
+    # module level: compiled once per model and reused by later searches of the same model
+    return jax.vmap(lambda t, a: model.risk_and_grad(t, a)[1])(theta, arrays)
 
 
 class _Rows:
@@ -461,13 +467,12 @@ class _Rows:
         d = model.dim
         w = np.full(samples, 1.0 / samples)
         X0 = np.asarray(model.features(rng.normal(size=(samples, d))), float)
-        params0 = model.unravel(jnp.zeros(model.n_params))
+        params0 = model.unravel(np.zeros(model.n_params))
         yshape = jax.eval_shape(lambda p, X: model.predict(p, X)[0], params0,
                                 jax.ShapeDtypeStruct(X0.shape, X0.dtype)).shape
         arrays = [_arrays(model, _TableTarget(rng.normal(size=yshape)),
                           rng.normal(size=(samples, d)), w) for _ in range(pool)]
         self.pool = jax.tree_util.tree_map(lambda *a: np.stack([np.asarray(x) for x in a]), *arrays)
-        self.grad = jax.jit(jax.vmap(lambda t, a: model.risk_and_grad(t, a)[1]))
 
     def __call__(self, thetas, datasets):
         """(ĝ (N, p), θ (N, p), norms, dropped) for every θ × ``datasets`` random pool members."""
@@ -482,8 +487,8 @@ class _Rows:
         out = []
         for i in range(0, N + pad, _CHUNK):
             sel = pickp[i:i + _CHUNK]
-            arr = jax.tree_util.tree_map(lambda a: jnp.asarray(a[sel]), self.pool)
-            out.append(np.asarray(self.grad(jnp.asarray(thp[i:i + _CHUNK]), arr)))
+            arr = jax.tree_util.tree_map(lambda a: jax.device_put(a[sel]), self.pool)
+            out.append(np.asarray(_grad_rows(self.model, jax.device_put(thp[i:i + _CHUNK]), arr)))
         G = np.concatenate(out)[:N]
         norms = np.linalg.norm(G, axis=1)
         good = np.all(np.isfinite(G), axis=1) & (norms > 0)
@@ -688,6 +693,65 @@ def _make_law(row, E, Ms, cn, model, null_max):
     terms = [(float(c[j]), tuple(int(a) for a in E[j])) for j in nz]
     deg = int(max(sum(e) for _, e in terms))
     return Law(terms, _labels(model), deg, r_snap if exact else r_raw, bool(exact))
+
+
+# --------------------------------------------------------------- naming what was found
+def _upper(M):
+    i, j = np.triu_indices(M.shape[-1])
+    return M[..., i, j]
+
+
+def _known_laws(params):
+    """Named candidates, chosen by the parameter names present (never by model class); used
+    only to *name* what the search found, after it found it."""
+    out = {}
+    if {"theta1", "theta2"} <= set(params):
+        out["Thm 3.1: ‖θ₁‖² + (θ₂ − 1)²"] = lambda p: (np.sum(p["theta1"] ** 2, -1)
+                                                        + (p["theta2"] - 1) ** 2)[..., None]
+    if {"U", "W"} <= set(params):
+        def C(p):
+            V = np.eye(p["W"].shape[-1]) - p["W"]
+            return _upper(V @ np.swapaxes(V, -1, -2) + p["U"] @ np.swapaxes(p["U"], -1, -2))
+        out["C = (I − W)(I − W)ᵀ + UUᵀ"] = C
+    if {"W", "v"} <= set(params):
+        def Cp(p):
+            V = np.eye(p["W"].shape[-1]) - p["W"]
+            return _upper(np.swapaxes(V, -1, -2) @ V + p["v"][..., :, None] * p["v"][..., None, :])
+        out["C′ = (I − W)ᵀ(I − W) + vvᵀ"] = Cp
+    return out
+
+
+def recognise(search: "LawSearch", model, *, points: int = 200, seed: int = 1) -> dict:
+    """Which named laws (Thm 3.1's w; the matrices C, C′ of :mod:`flowdeq.analysis.width`)
+    span what the search found.  Each candidate's entries are fitted, at random θ, by
+    constants + the found generators (``residual``: worst relative least-squares residual,
+    ~1e-15 where the entry is a function in their span); ``explains_all`` says whether the
+    matching candidates' entries in turn span every generator (then the search found exactly
+    them, nothing else)."""
+    rng = np.random.default_rng(seed)
+    th = rng.normal(0.0, 0.7, (points, model.n_params))
+    params = {k: np.asarray(v) for k, v in model.unravel(th).items()}
+    H = np.column_stack([np.ones(points), search.values(th)])
+    out, matched = {}, []
+
+    def fit(basis, target):
+        coef, *_ = np.linalg.lstsq(basis, target, rcond=None)
+        res = np.linalg.norm(target - basis @ coef, axis=0) / np.maximum(
+            np.linalg.norm(target - target.mean(0), axis=0), 1e-300)
+        return float(np.max(res))
+
+    for name, fn in _known_laws(params).items():
+        vals = fn(params)
+        r = fit(H, vals)
+        out[name] = {"entries": int(vals.shape[1]), "residual": r, "in_span": r < 1e-8}
+        if r < 1e-8:
+            matched.append(vals)
+    if search.laws:
+        basis = np.column_stack([np.ones(points)] + matched)
+        out["explains_all"] = bool(matched) and fit(basis, search.values(th)) < 1e-8
+    else:
+        out["explains_all"] = not any(v["in_span"] for v in out.values() if isinstance(v, dict))
+    return out
 
 
 # ------------------------------------------------------------- symbolic cross-check
