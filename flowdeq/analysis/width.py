@@ -58,11 +58,29 @@ Hessian H = ∇²R at the limit (GD: factor (1 − ηλ⁺)² per step) — as f
 """
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._validate import device
 from ..problem import Problem
+
+
+@eqx.filter_jit
+def _grads(problem, theta):
+    # compiled once per problem shape: an eager vmap re-traced on every call (1–2 s each)
+    return jax.vmap(problem.grad)(theta)
+
+
+@eqx.filter_jit
+def _risks(problem, theta):
+    return jax.vmap(problem.risk)(theta)
+
+
+@eqx.filter_jit
+def _hessian(problem, theta):
+    return jax.hessian(problem.risk)(theta)
 
 __all__ = ["parameters", "end_to_end", "conserved_matrices", "matrix_drift",
            "gd_matrix_identity", "distance_to_minimisers", "well_posedness_bound",
@@ -129,7 +147,7 @@ def gd_matrix_identity(traj, problem: Problem) -> dict:
     model = problem.model
     th = np.asarray(traj.theta)
     eta = float(np.asarray(traj.per_member.get("step_size", traj.settings.get("step_size"))).ravel()[0])
-    g = np.asarray(jax.vmap(problem.grad)(jnp.asarray(th[:-1])))
+    g = np.asarray(_grads(problem, device(th[:-1])))
     GU, GW, Gv = parameters(model, g)
     Cs = conserved_matrices(model, th)
     T = lambda a: np.swapaxes(a, -1, -2)
@@ -193,7 +211,7 @@ def well_posedness_bound(problem: Problem, theta, risk=None) -> dict:
            "min_ratio_pointwise": float(np.min(smin2 / pointwise))}
     if _linear(model) and _state(model):
         if risk is None:
-            risk = np.asarray(jax.vmap(problem.risk)(jnp.asarray(th)))
+            risk = np.asarray(_risks(problem, device(th)))
         lam_sigma = float(np.linalg.eigvalsh(np.asarray(problem.sigma))[0])
         P = phi_star(problem)
         gap0 = max(float(risk[0]) - float(problem.risk_star), 0.0)
@@ -221,7 +239,7 @@ def local_rate(problem: Problem, theta, rel_tol: float = 1e-7) -> dict:
     r"""The Hessian ∇²R at θ (a limit point): its smallest eigenvalue above ``rel_tol``·λ_max
     (λ⁺), the number of (near-)zero eigenvalues (the dimension of the minimiser manifold
     through θ), and the predicted asymptotic rate 2λ⁺ of R − R* along the flow."""
-    H = np.asarray(jax.hessian(problem.risk)(jnp.asarray(theta, float)))
+    H = np.asarray(_hessian(problem, device(theta)))
     lam = np.linalg.eigvalsh(0.5 * (H + H.T))
     top = float(np.max(np.abs(lam)))
     pos = lam[lam > rel_tol * top]

@@ -18,6 +18,7 @@ STUDIES = {
     "basins": "basins",
     "activations": "activations",
     "empirical-vs-population": "empirical_vs_population",
+    "multi-neuron": "multi_neuron",
 }
 
 

@@ -1,0 +1,112 @@
+"""Figures for conservation laws and width-m DEQs: the finder's singular spectra (the rank
+tolerance made visible), rates against the width, outcome fractions and conserved-matrix drift."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["spectrum_figure", "rate_vs_width_figure", "outcome_fractions_figure",
+           "drift_figure"]
+
+_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
+
+
+def spectrum_figure(searches: dict):
+    """One panel per search (name → :class:`~flowdeq.analysis.conservation.LawSearch`): the
+    singular values s_k/s₁ of each degree's matrix, the ε floor, the null_max line and the
+    chosen split (dropped values filled).  Returns ``(fig, axes)``."""
+    n = len(searches)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.4), constrained_layout=True, squeeze=False)
+    for ax, (name, r) in zip(axes[0], searches.items()):
+        for c, d in zip(_COLORS, r.by_degree):
+            s = np.asarray(d["singular_values"])
+            k = np.arange(1, s.size + 1)
+            null = d["nullity"]
+            ax.semilogy(k, np.maximum(s, 1e-300), "o-", ms=3, lw=0.8, color=c, mfc="white",
+                        label=f"degree ≤ {d['degree']}: {null} null")
+            if null:
+                ax.semilogy(k[-null:], np.maximum(s[-null:], 1e-300), "o", ms=4, color=c)
+        floor = max(d["floor"] for d in r.by_degree)
+        ax.axhline(floor, color="k", ls=":", lw=1, label="ε·max(N, J) floor")
+        ax.axhline(r.settings.get("null_max", 1e-8), color="#999999", ls="--", lw=1,
+                   label="null_max (split allowed below)")
+        ax.set_ylim(1e-18, 2)
+        ax.set_xlabel("index k of singular value")
+        ax.set_ylabel("s_k / s₁")
+        ax.set_title(f"{name}: {r.count} law(s)", fontsize=9)
+        ax.legend(fontsize=6, loc="lower left")
+    return fig, axes
+
+
+def rate_vs_width_figure(rows: list[dict], ax=None):
+    """Fitted flow rates of R − R* (median, with the 25–75 % range as error bars) against the
+    width m, one line per (model, data); predicted 2λ⁺ (open markers) where given.  ``rows``:
+    dicts with keys model, data, m, rates (list), predicted (list or empty)."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.2, 4.2), constrained_layout=True)
+    else:
+        fig = ax.figure
+    keys = sorted({(r["model"], r["data"]) for r in rows})
+    for c, key in zip(_COLORS, keys):
+        sel = sorted((r for r in rows if (r["model"], r["data"]) == key), key=lambda r: r["m"])
+        ms, med, lo, hi = [], [], [], []
+        for r in sel:
+            q = np.asarray(r["rates"], float)
+            q = q[np.isfinite(q)]
+            if q.size:
+                ms.append(r["m"])
+                med.append(np.median(q))
+                lo.append(np.median(q) - np.percentile(q, 25))
+                hi.append(np.percentile(q, 75) - np.median(q))
+        if ms:
+            ax.errorbar(ms, med, yerr=[lo, hi], fmt="o-", color=c, capsize=3,
+                        label=f"{key[0]}, {key[1]}: fitted")
+        pm = [(r["m"], np.median(r["predicted"])) for r in sel if len(r.get("predicted", []))]
+        if pm:
+            ax.plot(*zip(*pm), "s--", color=c, mfc="white", label=f"{key[0]}, {key[1]}: 2λ⁺ at the limit")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("hidden width m")
+    ax.set_ylabel("rate k of R − R* ≈ C e^{−kt} (flow)")
+    ax.set_title("asymptotic flow rate against the width")
+    ax.legend(fontsize=7)
+    return fig, ax
+
+
+def outcome_fractions_figure(rows: list[dict], ax=None):
+    """Stacked bars: fraction of each outcome per (model, data, run, m).  ``rows``: dicts with
+    keys label and counts (outcome → count)."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(rows)), 4.4), constrained_layout=True)
+    else:
+        fig = ax.figure
+    from .portraits import OUTCOME_COLORS
+    outcomes = sorted({o for r in rows for o in r["counts"]})
+    x = np.arange(len(rows))
+    bottom = np.zeros(len(rows))
+    for o in outcomes:
+        f = np.array([r["counts"].get(o, 0) / max(1, sum(r["counts"].values())) for r in rows])
+        ax.bar(x, f, bottom=bottom, color=OUTCOME_COLORS.get(o, "#999999"), label=o, width=0.8)
+        bottom += f
+    ax.set_xticks(x)
+    ax.set_xticklabels([r["label"] for r in rows], rotation=70, ha="right", fontsize=6)
+    ax.set_ylabel("fraction of runs")
+    ax.set_ylim(0, 1)
+    ax.set_title("outcomes of flows and GD runs")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig, ax
+
+
+def drift_figure(series: list[dict], ax=None):
+    """‖C(t) − C(0)‖_F/‖C(0)‖_F against t, one line per entry (dicts: t, drift, label)."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.2, 4.2), constrained_layout=True)
+    else:
+        fig = ax.figure
+    for c, s in zip(_COLORS * 4, series):
+        ax.semilogy(s["t"], np.maximum(s["drift"], 1e-17), color=c, lw=1.2, label=s["label"])
+    ax.set_xlabel("time t")
+    ax.set_ylabel("‖C(t) − C(0)‖_F / ‖C(0)‖_F")
+    ax.set_title("drift of C = (I − W)(I − W)ᵀ + UUᵀ along flows")
+    ax.legend(fontsize=7)
+    return fig, ax
