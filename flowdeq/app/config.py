@@ -2,11 +2,21 @@ r"""TOML run configurations → ``Problem``, θ₀ and run settings.
 
 Tables (all keys optional unless marked):
 
-``[model]``    kind = "linear" | "single-index" | "package.module:Class" (required); activation
-               (single-index), bias, dim.  A user class (an ``AbstractDEQ``) gets the table's
+``[model]``    kind = "linear" | "single-index" | "multi-linear" | "multi-neuron" |
+               "package.module:Class" (required); activation (single-index, multi-neuron), bias,
+               dim; width (m, default 1), output = "state" | "readout" and, for multi-neuron,
+               ill_posed = "contraction" | "jacobian" (the width-m models,
+               :mod:`flowdeq.models.multi`).  A user class (an ``AbstractDEQ``) gets the table's
                other keys as constructor keywords, and ``dim`` from the target if it takes one;
                its module is imported as is or, failing that, from the config file's folder
-``[target]``   xi (required), activation (given → f = σ(ξᵀx); absent → f = ξᵀx), kind
+``[target]``   kind = "linear" | "single-index" | "multi-linear" | "teacher" (default: from the
+               keys given).  linear: xi; single-index: xi, activation (f = σ(ξᵀx));
+               multi-linear: A = [[...], ...] (k rows of d: f = Ax ∈ ℝᵏ, for output = "state"
+               with width = k); teacher: f = ŷ_θ*(x) of the [model]'s architecture (its width
+               replaced by ``width`` if given) at θ* = ``theta`` (flat, in the model's order),
+               or drawn with ``seed`` and ``feedback`` (L‖W*‖₂ of the draw, default 0.5: U*, v*
+               standard normal, see ``random_theta``); the input dimension is [model] dim, else
+               [data]'s
 ``[data]``     law = "uniform" | "gaussian" | "empirical" (required); uniform: low, high, dim;
                gaussian: mean (required), cov; empirical: path (required, relative to the config
                file); rule = "quadrature" (nodes) | "monte-carlo" (samples, seed) | "samples"
@@ -42,7 +52,8 @@ import numpy as np
 from .._validate import check_size, integer
 from ..data import Empirical, Gaussian, Uniform
 from ..dynamics.settings import DescentSettings, FlowSettings
-from ..models import AbstractDEQ, LinearDEQ, LinearTarget, SingleIndexDEQ, SingleIndexTarget
+from ..models import (AbstractDEQ, LinearDEQ, LinearTarget, MultiLinearDEQ, MultiLinearTarget,
+                      MultiNeuronDEQ, SingleIndexDEQ, SingleIndexTarget, TeacherTarget)
 from ..problem import Problem
 
 __all__ = ["RunConfig", "load_config", "parse_config", "TABLES"]
@@ -175,13 +186,22 @@ def _settings_schema(cls, drop=()):
 
 
 _PAPER_MODEL = {"kind": _str, "activation": _str, "bias": _bool, "dim": _int(1)}
+_WIDTH_KEYS = {"width": _int(1), "output": _choice("state", "readout"),
+               "ill_posed": _choice("contraction", "jacobian")}
+_MODEL = _PAPER_MODEL | _WIDTH_KEYS
+_TARGET_KINDS = ("linear", "single-index", "single_index", "multi-linear", "multi_linear",
+                 "teacher")
+# which [target] keys each kind reads
+_TARGET_KEYS = {"linear": {"xi"}, "single-index": {"xi", "activation"}, "multi-linear": {"A"},
+                "teacher": {"width", "theta", "seed", "feedback"}}
 _SAMPLE = {"mean": _numbers, "std": _nonneg, "count": _int(1), "seed": _int(0)}
 # a sweep's own chunk_size is the sweep's, and its starts come from the grid or the sample
 _SWEEP_FLOW = _settings_schema(FlowSettings, drop=("chunk_size", "t0", "ts"))
 TABLES = {
-    "model": _PAPER_MODEL,
-    "target": {"kind": _choice("linear", "single-index", "single_index"), "xi": _numbers,
-               "activation": _str},
+    "model": _MODEL,
+    "target": {"kind": _choice(*_TARGET_KINDS), "xi": _numbers, "activation": _str,
+               "A": _matrix, "width": _int(1), "theta": _numbers, "seed": _int(0),
+               "feedback": _nonneg},
     "data": {"law": _choice("uniform", "gaussian", "empirical"), "low": _numbers,
              "high": _numbers, "dim": _int(1), "mean": _numbers, "cov": _matrix, "path": _str,
              "rule": _choice("quadrature", "monte-carlo", "samples"), "nodes": _int(1),
@@ -329,16 +349,22 @@ def _user_model(spec, t, base):
     return make
 
 
-def _model(t, base, d):
+def _model(t, base, d, src=None):
     kind = _str("config [model] kind", _require(t, "kind", "model"))
     if ":" in kind:
         return _user_model(kind, t, base)
-    t = _check_keys("[model]", t, _PAPER_MODEL)
-    kind = kind.lower()
+    t = _check_keys("[model]", t, _MODEL)
+    kind = kind.lower().replace("_", "-")
     if t.get("dim", d) != d:
-        raise ValueError(f"config [model] dim is {t['dim']} but [target] xi has length {d}: "
-                         "make them agree (or leave dim out).")
+        raise ValueError(f"config [model] dim is {t['dim']} but {src or f'[target] xi has length {d}'}"
+                         ": make them agree (or leave dim out).")
     bias = t.get("bias", False)
+    if kind in ("multi-linear", "multi-neuron"):
+        return _width_model(kind, t, bias)
+    extra = sorted(set(t) & set(_WIDTH_KEYS))
+    if extra:
+        raise ValueError(f"config [model] {extra[0]} is not used by kind = {kind!r}: remove it, or "
+                         "use kind = \"multi-linear\" / \"multi-neuron\" (width-m models).")
     if kind == "linear":
         if "activation" in t:
             raise ValueError("config [model] activation is not used by kind = \"linear\": remove "
@@ -347,13 +373,72 @@ def _model(t, base, d):
     if kind in ("single-index", "single_index", "singleindex"):
         act = t.get("activation", "sigmoid")
         return lambda d: SingleIndexDEQ(act, d, bias=bias)
-    raise ValueError(f"config [model] kind is {kind!r}: use \"linear\", \"single-index\" or "
-                     "\"module:Class\" for your own AbstractDEQ.")
+    raise ValueError(f"config [model] kind is {kind!r}: use \"linear\", \"single-index\", "
+                     "\"multi-linear\", \"multi-neuron\" or \"module:Class\" for your own "
+                     "AbstractDEQ.")
+
+
+def _width_model(kind, t, bias):
+    """Factory (d, width=None) → MultiLinearDEQ / MultiNeuronDEQ from a checked [model]."""
+    width, output = t.get("width", 1), t.get("output", "state")
+    if kind == "multi-linear":
+        for key in ("activation", "ill_posed"):
+            if key in t:
+                raise ValueError(f"config [model] {key} is not used by kind = \"multi-linear\": "
+                                 "remove it, or use kind = \"multi-neuron\".")
+        return lambda d, w=None: MultiLinearDEQ(d, w or width, bias=bias, output=output)
+    act, ill = t.get("activation", "tanh"), t.get("ill_posed", "contraction")
+    return lambda d, w=None: MultiNeuronDEQ(act, d, w or width, bias=bias, output=output,
+                                            ill_posed=ill)
+
+
+def _target_kind(t):
+    default = ("multi-linear" if "A" in t else "single-index" if "activation" in t else "linear")
+    kind = t.get("kind", default).replace("_", "-")
+    unused = sorted(set(t) - {"kind"} - _TARGET_KEYS[kind])
+    if unused:
+        hint = " or use kind = \"single-index\"" if unused[0] == "activation" else ""
+        raise ValueError(f"config [target] {unused[0]} is not used by kind = \"{kind}\": remove it"
+                         f"{hint} (it reads {sorted(_TARGET_KEYS[kind])}).")
+    return kind
+
+
+def _data_dim(data):
+    """The input dimension a [data] table implies without reading files (None if unknown)."""
+    if "dim" in data:
+        return int(data["dim"])
+    if "mean" in data:
+        return len(np.atleast_1d(data["mean"]))
+    for key in ("low", "high"):
+        if isinstance(data.get(key), list):
+            return len(data[key])
+    return None
+
+
+def _teacher(t, make_model, d):
+    """TeacherTarget of the [model]'s architecture (width replaced by [target] width)."""
+    try:
+        model = make_model(d, t["width"]) if "width" in t else make_model(d)
+    except TypeError:  # a user class: its factory takes d only
+        raise ValueError("config [target] width applies to kind = \"multi-linear\" / "
+                         "\"multi-neuron\" models only: remove it.") from None
+    if "theta" in t:
+        for key in ("seed", "feedback"):
+            if key in t:
+                raise ValueError(f"config [target] gives theta and {key}: keep theta, or remove it "
+                                 "to draw the teacher with seed/feedback.")
+        return TeacherTarget(model, np.atleast_1d(np.asarray(t["theta"], float)))
+    if not hasattr(model, "random_theta"):
+        raise ValueError("config [target] kind = \"teacher\" with this model needs theta = [...] "
+                         "(only the width-m models can draw a teacher).")
+    return TeacherTarget(model, model.random_theta(t.get("seed", 0), t.get("feedback", 0.5)))
 
 
 def _target(t):
+    kind = _target_kind(t)
+    if kind == "multi-linear":
+        return MultiLinearTarget(_require(t, "A", "target"))
     xi = _require(t, "xi", "target")
-    kind = t.get("kind", "single-index" if "activation" in t else "linear").replace("_", "-")
     if kind == "linear":
         if "activation" in t:
             raise ValueError("config [target] activation is not used by kind = \"linear\" "
@@ -420,7 +505,8 @@ def _theta0(t, problem):
         th = np.asarray(t["theta0"], dtype=float)
         if th.shape[-1] != p:
             raise ValueError(f"config [init] theta0 has {th.shape[-1]} number(s) per start but the "
-                             f"{problem.model.kind} model has {p} parameters ({shown}): give {p}.")
+                             f"{problem.model.describe()['kind']} model has {p} parameters "
+                             f"({shown}): give {p}.")
         return th
     mean = np.asarray(t.get("mean", 0.0), float)
     if mean.size not in (1, p):
@@ -460,10 +546,21 @@ def parse_config(raw: dict, base_dir: str = ".", source: str | None = None) -> R
         FlowSettings.build(**flow)
     with config_errors("descent"):
         DescentSettings.build(**descent)
-    with config_errors("target"):
-        target = _target(tables["target"])
+    teacher = tables["target"].get("kind", "").replace("_", "-") == "teacher"
+    if teacher:  # the teacher is built from [model]: its dimension comes from there or [data]
+        d = tables["model"].get("dim") or _data_dim(tables["data"]) or 1
+        with config_errors("model"):
+            make_model = _model(tables["model"], base_dir, d)
+        with config_errors("target"):
+            _target_kind(tables["target"])
+            target = _teacher(tables["target"], make_model, d)
+    else:
+        with config_errors("target"):
+            target = _target(tables["target"])
+    src = (f"[target] A has {target.dim} column(s)" if isinstance(target, MultiLinearTarget)
+           else None)
     with config_errors("model"):
-        make_model = _model(tables["model"], base_dir, target.dim)
+        make_model = _model(tables["model"], base_dir, target.dim, src)
         model = make_model(target.dim)
     with config_errors("data"):
         problem = Problem(model, target, _data(tables["data"], base_dir, target.dim))

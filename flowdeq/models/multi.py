@@ -62,6 +62,14 @@ __all__ = ["MultiLinearDEQ", "MultiNeuronDEQ"]
 _OUTPUTS = ("state", "readout")
 
 
+def _singular_values(M):
+    """Singular values of M (..., m, m), NaN where M is not finite (LAPACK is never handed a
+    NaN: it prints "illegal value" to stderr and returns garbage)."""
+    ok = jnp.all(jnp.isfinite(M), axis=(-2, -1))
+    sv = jnp.linalg.svd(jnp.where(ok[..., None, None], M, 0.0), compute_uv=False)
+    return jnp.where(ok[..., None], sv, jnp.nan)
+
+
 def _check_width(width):
     if isinstance(width, bool) or int(width) != width or int(width) < 1:
         raise ValueError(f"width is {width!r}: give the hidden width m as a positive integer.")
@@ -105,6 +113,21 @@ class _WidthM(AbstractDEQ):
     def readout(self, params, z):
         """ŷ = z (``output="state"``) or vᵀz (``"readout"``)."""
         return z if self.output == "state" else params["v"] @ z
+
+    def random_theta(self, seed: int = 0, feedback: float = 0.5) -> np.ndarray:
+        """A random well-posed flat θ (e.g. a teacher): U and v with N(0, 1) entries (v scaled
+        by 1/√m), and W = Gaussian rescaled to L‖W‖₂ = ``feedback`` (< 1: contractive, and for
+        the linear model σ_min(I − W) ≥ 1 − feedback)."""
+        feedback = float(feedback)
+        if not 0 <= feedback < 1:
+            raise ValueError(f"feedback is {feedback!r}: give L‖W‖₂ in [0, 1).")
+        rng = np.random.default_rng(int(seed))
+        params = {k: rng.standard_normal(shape) for k, shape in self.param_template().items()}
+        nw = np.linalg.norm(params["W"], 2)
+        params["W"] = params["W"] * (feedback / (self.lipschitz * nw) if nw else 0.0)
+        if "v" in params:
+            params["v"] = params["v"] / np.sqrt(self.width)
+        return np.concatenate([np.ravel(params[k]) for k in sorted(params)])
 
     def _eye(self, dtype=float):
         return jnp.eye(self.width, dtype=dtype)
@@ -179,6 +202,7 @@ class MultiLinearDEQ(_WidthM):
 
     margin_label = "σ_min(I − W)"
     margin_names = ("singular",)
+    lipschitz = 1.0  # of the identity "activation" (random_theta's feedback reads it)
 
     def __init__(self, dim: int = 1, width: int = 1, bias: bool = False, output: str = "state"):
         self.dim = _check_dim(dim)
@@ -195,14 +219,16 @@ class MultiLinearDEQ(_WidthM):
         W = params["W"]
         if self.width == 1:
             return jnp.abs(1.0 - W[..., 0, 0])
-        return jnp.linalg.svd(self._eye(W.dtype) - W, compute_uv=False)[..., -1]
+        return _singular_values(self._eye(W.dtype) - W)[..., -1]
 
     def side(self, params):
         """sign det(I − W): which of the two components of the well-posed set."""
         W = params["W"]
         if self.width == 1:
             return jnp.sign(1.0 - W[..., 0, 0])
-        return jnp.linalg.slogdet(self._eye(W.dtype) - W)[0]
+        ok = jnp.all(jnp.isfinite(W), axis=(-2, -1))
+        sign = jnp.linalg.slogdet(self._eye(W.dtype) - jnp.where(ok[..., None, None], W, 0.0))[0]
+        return jnp.where(ok, sign, jnp.nan)
 
     def _phi(self, params):
         """Φ = (I − W)⁻¹U (m, d′) and A = I − W."""
@@ -221,6 +247,13 @@ class MultiLinearDEQ(_WidthM):
         phi, A = self._phi(params)
         sigma, star = arrays.sigma, arrays.phi_star
         grads = {}
+        if self.output == "state" and self.width == 1:
+            # the paper's linear DEQ, in its own order of operations: equal bit for bit
+            u = A[0, 0]
+            d = phi[0] - star
+            g = sigma @ d
+            risk = d @ g + arrays.risk_star
+            return risk, (2.0 / u) * jnp.concatenate([g, (phi[0] @ g)[None]]), state
         if self.output == "state":
             D = phi - star.reshape(self.n_features, -1).T
             SD = D @ sigma
@@ -296,7 +329,7 @@ class MultiNeuronDEQ(_WidthM):
             return jnp.full(W.shape[:-2], jnp.inf, W.dtype)
         if self.width == 1:
             return 1.0 - self.lipschitz * jnp.abs(W[..., 0, 0])
-        return 1.0 - self.lipschitz * jnp.linalg.svd(W, compute_uv=False)[..., 0]
+        return 1.0 - self.lipschitz * _singular_values(W)[..., 0]
 
     def _slopes(self, params, X, z):
         return self.activation.deriv(z @ params["W"].T + X @ params["U"].T)  # σ′(ω) (n, m)
@@ -312,7 +345,7 @@ class MultiNeuronDEQ(_WidthM):
             sv = jnp.abs(1.0 - s[:, 0] * W[0, 0])
         else:
             J = self._eye(W.dtype) - s[:, :, None] * W[None]
-            sv = jnp.linalg.svd(J, compute_uv=False)[:, -1]
+            sv = _singular_values(J)[:, -1]
         return jnp.where(jnp.any(jnp.isnan(sv)), jnp.nan, jnp.min(sv))
 
     def margins(self, params, arrays: Arrays, state):
