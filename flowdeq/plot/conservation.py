@@ -16,8 +16,13 @@ def spectrum_figure(searches: dict):
     singular values s_k/s₁ of each degree's matrix, the ε floor, the null_max line and the
     chosen split (dropped values filled).  Returns ``(fig, axes)``."""
     n = len(searches)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.4), constrained_layout=True, squeeze=False)
-    for ax, (name, r) in zip(axes[0], searches.items()):
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.9 * cols, 3.4 * rows), constrained_layout=True,
+                             squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    for ax, (name, r) in zip(axes.ravel(), searches.items()):
         for c, d in zip(_COLORS, r.by_degree):
             s = np.asarray(d["singular_values"])
             k = np.arange(1, s.size + 1)
