@@ -18,6 +18,7 @@ outcome fractions, rate against m, and C's drift.
 """
 from __future__ import annotations
 
+import sys
 import time
 
 import matplotlib.pyplot as plt
@@ -279,11 +280,15 @@ def run(out, quick=False):
     write_md(out, lines, name="laws.md")
 
     series, rate_rows, bars, width2, slice_flows = [], [], [], {}, {}
+    cell, cells = 0, 2 * len(widths) * len(data)
     for kind in ("linear", "tanh"):
         for m in widths:
             for dname, d in data.items():
                 eta_big = 2.0 if kind == "linear" else 4.0
                 flows = not (quick and kind == "tanh")
+                cell += 1
+                print(f"multi-neuron: cell {cell}/{cells} ({kind}, m = {m}, {dname}) "
+                      f"at {time.perf_counter() - t_start:.0f} s", file=sys.stderr, flush=True)
                 P, res, ser, _ = _run_one(kind, m, dname, d, n, eta_big, steps, rng, quick, flows)
                 sf = res.pop("slice_flows", None)
                 if sf is not None and kind not in slice_flows:
