@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 __all__ = ["spectrum_figure", "rate_vs_width_figure", "outcome_fractions_figure",
-           "drift_figure"]
+           "drift_figure", "shade_margin"]
 
 _COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
 
@@ -115,3 +115,22 @@ def drift_figure(series: list[dict], ax=None):
     ax.set_title("drift of C = (I − W)(I − W)ᵀ + UUᵀ along flows")
     ax.legend(fontsize=7)
     return fig, ax
+
+
+def shade_margin(ax, problem, xlim, ylim, level: float, n: int = 241):
+    """Shade where the model's margin is ≤ ``level`` on the axes' chart (the model's default).
+    A margin that is a distance (σ_min(I − W) of the linear model) is ≥ 0 everywhere and 0
+    only on a measure-zero set that a grid never hits, so the ill-posed set is drawn as this
+    thin band around it."""
+    from ..analysis.geometry import margin_on_grid
+    S, T, M = margin_on_grid(problem, xlim, ylim, n)
+    if np.nanmin(M) <= level:
+        ax.contourf(S, T, M, levels=[np.nanmin(M) - 1.0, level], colors=["#D55E00"], alpha=0.35)
+    band, = ax.plot([], [], color="#D55E00", lw=6, alpha=0.35)
+    # keep the legend already there (its proxies are not axes artists), replacing the
+    # "margin ≤ 0" entry, which this band draws
+    leg = ax.get_legend()
+    pairs = [] if leg is None else [(h, t.get_text()) for h, t in zip(leg.legend_handles, leg.get_texts())]
+    pairs = [(h, t) for h, t in pairs if not t.startswith("ill-posed set (margin ≤ 0")]
+    pairs.append((band, f"ill-posed set: margin ≤ {level:g}"))
+    ax.legend([h for h, _ in pairs], [t for _, t in pairs], loc="best", fontsize=7, framealpha=0.9)

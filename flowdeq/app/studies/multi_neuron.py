@@ -35,7 +35,7 @@ from ...models import LinearDEQ, SingleIndexDEQ
 from ...models.multi import MultiLinearDEQ, MultiNeuronDEQ
 from ...models.targets import MultiLinearTarget, TeacherTarget
 from ...plot.conservation import (drift_figure, outcome_fractions_figure, rate_vs_width_figure,
-                                  spectrum_figure)
+                                  shade_margin, spectrum_figure)
 from ...plot.portraits import outcome_map_figure, phase_portrait
 from ..._validate import device
 from ...problem import Problem, _margins as margins_of
@@ -237,6 +237,7 @@ def _slice_figures(out, problems, flows, quick):
         fl = flows.get(kind)
         phase_portrait(P, xl, yl, n=21, flows=() if fl is None else fl, ax=axes[0, j],
                        title=f"{kind} DEQ, m = 2: slice through a minimiser")
+        shade_margin(axes[0, j], P, xl, yl, 0.02)
         n = 9 if quick else 21
         xs, ys = np.linspace(*xl, n), np.linspace(*yl, n)
         S, T = np.meshgrid(xs, ys)
