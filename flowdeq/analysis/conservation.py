@@ -803,9 +803,9 @@ def lie_algebra_count(symbols, phi, *, points: int = 2, max_depth: int = 6, seed
 
     Returns ``{"p", "dims" (per depth, per point), "lie_rank", "laws", "stable"}``."""
     import sympy as sp  # import cost: sympy only for the symbolic cross-check
-    from sympy.polys.domains import QQ
-    from sympy.polys.matrices import DomainMatrix
-    from sympy.polys.rings import ring
+    from sympy.polys.domains import QQ  # import cost (sympy)
+    from sympy.polys.matrices import DomainMatrix  # import cost (sympy)
+    from sympy.polys.rings import ring  # import cost (sympy)
 
     syms = list(symbols)
     p = len(syms)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..analysis.geometry import margin_on_grid
+from .portraits import OUTCOME_COLORS
+
 __all__ = ["spectrum_figure", "rate_vs_width_figure", "outcome_fractions_figure",
            "drift_figure", "shade_margin"]
 
@@ -85,7 +88,6 @@ def outcome_fractions_figure(rows: list[dict], ax=None):
         fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(rows)), 4.4), constrained_layout=True)
     else:
         fig = ax.figure
-    from .portraits import OUTCOME_COLORS
     outcomes = sorted({o for r in rows for o in r["counts"]})
     x = np.arange(len(rows))
     bottom = np.zeros(len(rows))
@@ -122,7 +124,6 @@ def shade_margin(ax, problem, xlim, ylim, level: float, n: int = 241):
     A margin that is a distance (σ_min(I − W) of the linear model) is ≥ 0 everywhere and 0
     only on a measure-zero set that a grid never hits, so the ill-posed set is drawn as this
     thin band around it."""
-    from ..analysis.geometry import margin_on_grid
     S, T, M = margin_on_grid(problem, xlim, ylim, n)
     if np.nanmin(M) <= level:
         ax.contourf(S, T, M, levels=[np.nanmin(M) - 1.0, level], colors=["#D55E00"], alpha=0.35)
