@@ -211,3 +211,12 @@ def test_width_m_models_new_values_and_new_teacher_do_not_recompile():
         gradient_flow(lin, th + 0.01, 1.5, rtol=1e-7, atol=1e-9, singular_eps=1e-5, n_save=5)
         gradient_descent(problem(1), th - 0.01, [0.2], 10, converged_tol=1e-9)
     assert len(seen) == 0, f"{len(seen)} recompilation(s) for new values"
+
+
+def test_conservation_search_new_seed_does_not_recompile():
+    from flowdeq.analysis.conservation import find_conservation_laws
+    model = flowdeq.LinearDEQ(1)
+    find_conservation_laws(model, 2, seed=0)
+    with count_compiles() as seen:
+        r = find_conservation_laws(model, 2, seed=1, scale=0.5)
+    assert r.count == 1 and len(seen) == 0

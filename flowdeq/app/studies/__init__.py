@@ -21,6 +21,7 @@ STUDIES = {
     "activations": "activations",
     "empirical-vs-population": "empirical_vs_population",
     "gd-vs-flow": "gd_vs_flow",
+    "multi-neuron": "multi_neuron",
 }
 
 
