@@ -33,9 +33,12 @@ def cli_theory(config_path, out) -> list[dict]:
     config's model, checked along its runs → theory.json, theory.md, theory.png (one table;
     a statement that does not apply is a ``not applicable`` row with its reason)."""
     cfg = load_config(config_path)
-    if cfg.theta0 is not None:
-        cfg.problem.check_theta(cfg.theta0, cfg.flow.get("singular_eps", FlowSettings.singular_eps),
-                                name="config [init] theta0")
+    cfg.problem.check_theta(cfg.require_theta0("`flowdeq theory`"),
+                            cfg.flow.get("singular_eps", FlowSettings.singular_eps),
+                            name="config [init] theta0")
+    if "t1" not in cfg.flow and not {"step_size", "steps"} <= set(cfg.descent):
+        raise ValueError("config needs [flow] t1 or [descent] step_size and steps for "
+                         "`flowdeq theory`: add the runs whose statements it should check.")
     output_dir(out)
     name = os.path.basename(str(config_path))
     entries = check_theorems(cfg, progress=lambda msg: print(f"  … {msg}", flush=True))

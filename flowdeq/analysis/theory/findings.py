@@ -134,7 +134,7 @@ def _verdicts(checks):
     return [(c.theorem, c.form, c.quantity, c.verdict, c.reason) for c in checks]
 
 
-def audit_linear(seed: int, t_factor: float = 3.0, gd_steps: int = 200) -> dict:
+def audit_linear(seed: int, t_factor: float = 60.0, gd_steps: int = 200) -> dict:
     r"""Every corrected linear statement on :func:`random_linear` ``(seed)``: the flow to
     t₁ = t_factor·w₀/(4λ_min) (Thm 3.1, Lemma 3.2 explicit, Thm 3.3 corrected, Thm 3.4
     corrected, Lyapunov) and GD at η = η₀ (E5) for ``gd_steps`` steps (Lemma 3.5 with L_Θ,
@@ -168,7 +168,7 @@ def audit_single_index(seed: int, t1: float = 200.0, gd_steps: int = 100) -> dic
     fl = FlowPath(pr, gradient_flow(pr, th0, t1, **AUDIT_FLOW))
     checks = [e for e in single_index.thm38(pr, fl, c) if "printed" not in e.form]
     checks += single_index.flowdeq_decrease(pr, fl, c)
-    checks += [e for e in single_index.cor31(pr, fl, c) if e.form != "printed"]
+    checks += single_index.cor31(pr, fl, c, forms=("corrected", "flowdeq"))
     checks.append(general.lyapunov(pr, fl))
     eta = c["eta_max_corrected"]
     if np.isfinite(eta) and eta > 0:

@@ -131,7 +131,8 @@ def _set_points(d, side, R, lo, hi, pad, rng, xi):
     """Candidates in θ₀'s component of Θ + B̄(pad): Θ = {lo ≤ side·(1−θ₂) ≤ hi, ‖θ₁‖ ≤ R}.
     In (ρ = ‖θ₁‖, u = side·(1−θ₂)) the set is the rectangle [0, R] × [lo, hi] widened by
     pad with rounded corners; θ₁ = ρω over directions ω."""
-    rho, u = np.meshgrid(np.linspace(0, R + pad, 81), np.linspace(lo - pad, hi + pad, 81))
+    n = 81 if d == 1 else 41        # d > 1: fewer (ρ, u) points, times 64+ directions
+    rho, u = np.meshgrid(np.linspace(0, R + pad, n), np.linspace(lo - pad, hi + pad, n))
     rho, u = rho.ravel(), u.ravel()
     dr = np.maximum(rho - R, 0.0)
     du = np.maximum(np.maximum(lo - u, u - hi), 0.0)
@@ -145,7 +146,7 @@ def _set_points(d, side, R, lo, hi, pad, rng, xi):
     if d == 1:
         dirs = np.array([[1.0], [-1.0]])
     else:
-        dirs = rng.normal(size=(254, d))
+        dirs = rng.normal(size=(64, d))
         extra = np.concatenate([np.eye(d), -np.eye(d)])
         if np.linalg.norm(xi) > 0:
             extra = np.concatenate([extra, [xi / np.linalg.norm(xi)], [-xi / np.linalg.norm(xi)]])
@@ -169,7 +170,7 @@ def _projector(side, R, lo, hi, pad):
     return proj
 
 
-def _maximise(f, pts, proj, refine=5):
+def _maximise(f, pts, proj, refine=3):
     vals = f(pts)
     vals = np.where(np.isfinite(vals), vals, -np.inf)
     order = np.argsort(-vals)[:refine]
@@ -177,7 +178,7 @@ def _maximise(f, pts, proj, refine=5):
     for i in order:
         res = minimize(lambda x: -float(f(proj(x)[None])[0]), pts[i], method="Nelder-Mead",
                        options={"xatol": 1e-12, "fatol": 1e-14 * max(1.0, abs(best_v)),
-                                "maxiter": 2000})
+                                "maxiter": 1000})
         if -res.fun > best_v:
             best_v, best_x = float(-res.fun), proj(res.x)
     return best_v, np.asarray(best_x)
