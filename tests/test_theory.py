@@ -137,6 +137,10 @@ def test_refinement_finds_a_peak_between_step_ends(unif, steps_run):
     ext = path.sup(lambda t, th: np.exp(-((t - tm) / width) ** 2))
     assert ext.value > 1 - 1e-6 and abs(ext.t - tm) < 1e-3 * width
     assert np.max(np.exp(-((path.t - tm) / width) ** 2)) < 1e-6   # step ends alone miss it
+    # where DOP853 would need too many steps, Radau (exact Jacobian) re-integrates instead
+    stiff = FlowPath(unif, steps_run, max_steps_refine=1)
+    ext2 = stiff.sup(lambda t, th: np.exp(-((t - tm) / width) ** 2))
+    assert "Radau" in ext2.resolution and abs(ext2.t - tm) < 1e-2 * width
 
 
 # ------------------------------------------------------ flow statements, perturbed

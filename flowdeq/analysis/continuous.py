@@ -50,6 +50,11 @@ def _batch(problem, pts):
     return jax.vmap(problem.risk_and_grad)(pts)
 
 
+@eqx.filter_jit
+def _hessian(problem, y):
+    return jax.hessian(problem.risk)(y)
+
+
 def risk_and_grad_at(problem, pts):
     """R (n,) and ∇R (n, p) at the rows of ``pts``, in padded chunks of one compiled shape
     (a new number of points must not compile a new program)."""
@@ -172,10 +177,10 @@ class FlowPath:
                          self.max_steps_refine)
         how = "DOP853 rtol 1e-12"
         if sol is None:
-            hess = eqx.filter_jit(jax.hessian(self.problem.risk))
+            problem = self.problem
             sol = _integrate(Radau, self._field, a, b, y0, 1e-10, 1e-12 * scale,
                              20 * self.max_steps_refine,
-                             jac=lambda t, y: -np.asarray(hess(y), float))
+                             jac=lambda t, y: -np.asarray(_hessian(problem, y), float))
             how = "Radau rtol 1e-10"
         self._dense[k] = None if sol is None else (sol, how)
         return self._dense[k]

@@ -22,17 +22,20 @@ from .linear import as_descent_path, as_flow_path
 
 __all__ = ["lyapunov", "lemma35", "path_lipschitz"]
 
-MONOTONE_TOL = 1e-9      # a rise of R above 1e-9·(R₀ − min R) is not rounding
+MONOTONE_TOL = 1e-9      # a rise of R above 1e-9·(R₀ − min R) is not rounding ...
+ROUNDING_R = 1e-13       # ... nor above 1e-13·|R| (the risk is a quadrature sum, known to ~n·ε)
 
 
 def lyapunov(problem, traj, *, start="config") -> Check:
-    """R(θ(t)) non-increasing along the whole flow (largest rise / (R₀ − min R) ≤ 1e-9)."""
+    """R(θ(t)) non-increasing along the whole flow: (largest rise − 1e-13·max|R|)/(R₀ − min R)
+    ≤ 1e-9."""
     path = as_flow_path(problem, traj)
     R = lambda t, th: risk_and_grad_at(problem, th)[0]
     ext = path.max_rise(R)
     scale = max(float(path.risk[0] - np.nanmin(path.risk)), abs(float(path.risk[0])) * 1e-12,
                 1e-300)
-    value = max(ext.value, 0.0) / scale
+    floor = ROUNDING_R * float(np.nanmax(np.abs(path.risk)))
+    value = max(ext.value - floor, 0.0) / scale
     return value_check(None, theorem="Lyapunov", form="printed",
                        quantity="R(θ(t)) non-increasing (dR/dt = −‖∇R‖²)", value=value,
                        tol=MONOTONE_TOL, hyp={"flow_defined": bool(np.isfinite(path.risk[0]))},
@@ -65,13 +68,18 @@ def path_lipschitz(problem, theta, max_points: int = 256) -> float:
 def lemma35(problem, traj, step_size=None, *, L=None, L_name="L (sampled on the path)",
             start="config") -> Check:
     r"""Lemma 3.5 at every GD step: R(s+1) ≤ R(s) − (η/2)‖∇R(θ_s)‖².  The worst value is
-    1 + max_s excess_s/(R₀ − min R), so ≤ 1 means the inequality held at every step."""
+    1 + max_s excess_s/(R₀ − min R), each excess less the rounding floor 1e-13·|R_s| of the
+    risks compared, so ≤ 1 means the inequality held at every step."""
     path = as_descent_path(problem, traj, step_size)
     eta = path.eta
     if L is None:
         L = path_lipschitz(problem, path.theta)
     R, g = path.risk, path.grad_norm
+    # an excess below the rounding floor of the two risks compared is not a violation (with
+    # a tiny η, R₀ − min R can itself be near rounding)
     excess = R[1:] - (R[:-1] - 0.5 * eta * g[:-1] ** 2) if len(R) > 1 else np.array([])
+    if excess.size:
+        excess = excess - ROUNDING_R * np.maximum(np.abs(R[1:]), np.abs(R[:-1]))
     scale = max(float(R[0] - np.nanmin(R)), abs(float(R[0])) * 1e-12, 1e-300)
     ok = np.isfinite(excess)
     worst = 1.0 + float(np.max(excess[ok])) / scale if ok.any() else None

@@ -548,7 +548,10 @@ def cor31(problem, traj, consts_config, *, start="config", seed: int = 0,
         proof = {}
         if form == "printed":
             proof = extra
-        else:
+        elif form == "corrected":
+            hyp.update(extra)
+        else:  # F1/F2 need neither a continuous law nor nonlinearity near 0 (λ* > 0 checks it)
+            hyp = {k: base[k] for k in base if k not in ("X_continuous_law", "not_linear_near_0")}
             hyp.update(extra)
         chk = bound_check(path, theorem="Cor 3.1", form=form,
                           quantity=f"r(t) ≤ r₀ e^{{−λt}}, λ = {lam:.3g} "
