@@ -155,6 +155,8 @@ def test_flow_statements_hold_and_fail_when_perturbed(unif, steps_run):
     near = copy.deepcopy(steps_run)
     near.theta[k, 1] = 1 - 0.5 * linear_constants(unif, near.theta[0])["beta0_E10"]
     assert lemma32(unif, near)[1].verdict == "violated"       # below the explicit β₀
+    near.theta[k, 1] = 1 - 1e-7                               # within ε of θ₂ = 1
+    assert lemma32(unif, near)[0].verdict == "violated"
 
 
 # -------------------------------------------------------------- Lemma 3.7, exact L

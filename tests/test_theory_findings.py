@@ -8,7 +8,7 @@ import pytest
 from flowdeq import LinearDEQ, LinearTarget, Problem, SingleIndexDEQ, SingleIndexTarget, Uniform
 from flowdeq.analysis.theory import lemma37_constants
 from flowdeq.analysis.theory.findings import audit_linear, audit_single_index, gd_rate_slack
-from flowdeq.analysis.theory.single_index import strip_decrease
+from flowdeq.analysis.theory.single_index import strip_decrease, strip_row
 
 
 def test_F1_decrease_over_the_strip_sec42():
@@ -22,6 +22,13 @@ def test_F1_decrease_over_the_strip_sec42():
     i = np.nanargmin(v)
     assert (T1.flat[i], round(T2.flat[i], 2)) == (8.0, 3.96)
     assert abs(v.flat[i] - 3.84e-4) < 0.01e-4
+    # the check sees a sign change: with a misspecified target (σ(ξx) of another σ) θ* is not
+    # the minimiser and −r′/r < 0 somewhere on the strip
+    bad = Problem(SingleIndexDEQ("sigmoid", 1), SingleIndexTarget([2.0], "tanh"),
+                  Uniform(0.0, 1.0, 1, nodes=24))
+    c = {"theta_star": [2.0, 0.0], "monotone": True, "well_specified": False}
+    row = strip_row(bad, c, n=31)
+    assert row.met is False and row.verdict == "hypothesis fails"
 
 
 def test_F3_corrected_thm36_rate_is_not_sharp():
@@ -36,10 +43,10 @@ def test_F3_corrected_thm36_rate_is_not_sharp():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 24, 36, 61, 62])
+@pytest.mark.parametrize("seed", [1, 36, 61])
 def test_audit_linear_reduced(seed):
-    """No corrected form violated (d = 2: both sides of θ₂ = 1, |1 − θ₂(0)| from 0.02 to
-    2.1, κ up to 981); the full 400 + 100 problems: studies/errata/audit.py."""
+    """No corrected form violated (d = 2: both sides of θ₂ = 1, |1 − θ₂(0)| = 0.023, 0.041,
+    0.62, κ up to 981); the full 400 + 100 problems: studies/errata/audit.py."""
     res = audit_linear(seed)
     assert not res["violated"], res["violated"]
     verdicts = {(c[0], c[1], c[2][:6]): c[3] for c in res["checks"]}

@@ -10,6 +10,7 @@ from flowdeq import Problem, SingleIndexDEQ, SingleIndexTarget, Uniform
 from flowdeq.analysis.theory import (assumptions, cor31, decrease_rate, remark31,
                                      single_index_constants, thm38, thm39)
 from flowdeq.analysis.theory.findings import bias_rho_zero
+from flowdeq.analysis.theory.single_index import flowdeq_decrease
 from flowdeq.descent import gradient_descent
 from flowdeq.flow import gradient_flow
 
@@ -65,6 +66,7 @@ def test_constants_match_brute_force(name, d1, d2):
     if name == "tanh":                                         # errata E8: θ₁ = 0 is in Θ
         assert c["rho_Theta"] == 0.0 and abs(lam[k]) < 1e-12 and c["rho_Theta_raw"] < 1e-12
         assert c["nu_A3"] < 1e-14 and "σ(0) = 0" in c["structural_zero"]
+        assert {e.theorem: e.verdict for e in assumptions(pr, c)}["A3"] == "hypothesis fails"
     else:
         assert c["rho_Theta"] <= lam[k] + 1e-12 and abs(c["rho_Theta"] - lam[k]) < 2e-3 * lam[k]
         assert c["nu_A3"] > 1e-4
@@ -76,8 +78,11 @@ def test_assumption_rows_fail_on_counterexamples():
     c = single_index_constants(relu, np.array([2.2, 0.1]), delta1=0.5, delta2=0.5, alpha=1.0,
                                rate=False)
     rows = {e.theorem: e.verdict for e in assumptions(relu, c)}
-    assert rows["A2(i)"] == "hypothesis fails"                 # σ′ jumps at 0
+    assert rows["A2(i)"] == rows["A2(ii)"] == "hypothesis fails"   # σ′ jumps at 0; γ = 0
     assert rows["A1(i)"] == rows["A1(ii)"] == "holds"
+    tiny = single_index_constants(relu, np.array([2.2, 0.1]), delta1=0.5, delta2=0.5,
+                                  alpha=1e-4, rate=False)          # no node has ‖x‖ ≤ α
+    assert {e.theorem: e.verdict for e in assumptions(relu, tiny)}["A1(ii)"] == "hypothesis fails"
     # F4: with a bias feature ρ vanishes at θ₁ = (0, b) for any σ — y is constant there
     lam0, ystar, lam1 = bias_rho_zero("sigmoid")
     assert abs(lam0) < 1e-14 and lam1 > 1e-7
@@ -104,9 +109,15 @@ def test_thm38_holds_and_fails_when_perturbed(sigmoid, sig_run):
     bad = copy.deepcopy(tr)
     bad.theta[len(bad.t) // 2] = th0                          # back to the start: r jumps up
     assert thm38(sigmoid, bad, c)[1].verdict == "violated"
+    zero = dict(c, rho_Theta=0.0, rho_Theta_raw=0.0)          # ρ = 0 while A3's witness > 0
+    assert [e for e in thm38(sigmoid, tr, zero) if e.quantity.startswith("ρ over the printed")
+            ][0].verdict == "violated"
     fast = dict(c, lambda1_corrected=1e3 * c["lambda_star"])  # a rate no flow attains
     seventeen = [e for e in thm38(sigmoid, tr, fast) if e.form == "corrected proof step"][0]
     assert seventeen.verdict == "violated"
+    # F1 along the flow: r non-increasing, and not on the run moved back to its start
+    assert flowdeq_decrease(sigmoid, tr, c)[0].verdict == "holds"
+    assert flowdeq_decrease(sigmoid, bad, c)[0].verdict == "violated"
 
 
 def test_thm39_proof_steps_fail_when_perturbed(sigmoid, sig_run):
@@ -129,6 +140,7 @@ def test_thm39_proof_steps_fail_when_perturbed(sigmoid, sig_run):
     small = dict(c, eta_max_corrected=1.0)                     # so its hypothesis holds
     step = [e for e in thm39(sigmoid, bad, small) if e.form == "corrected proof step"][0]
     assert step.verdict == "violated"
+    assert thm39(sigmoid, bad, small)[1].verdict == "violated"    # the bound itself
 
 
 def test_cor31_tanh_rate_and_remark31():

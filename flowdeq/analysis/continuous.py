@@ -97,7 +97,7 @@ def _hermite(t, th, f, s):
     return T, Y
 
 
-_PATHS: dict = {}   # id(traj) → (weakref to traj, problem, FlowPath): one re-run per trajectory
+_PATHS: dict = {}   # id(traj) → (weakref, problem, FlowPath, content hash): one re-run per run
 
 
 class FlowPath:
@@ -111,13 +111,15 @@ class FlowPath:
     def of(cls, problem, traj) -> "FlowPath":
         if isinstance(traj, cls):
             return traj
+        # a trajectory changed in place (arrays edited) is a new one: key on its contents too
+        mark = hash((np.asarray(traj.t).tobytes(), np.asarray(traj.theta).tobytes()))
         hit = _PATHS.get(id(traj))
-        if hit is not None and hit[0]() is traj and hit[1] is problem:
+        if hit is not None and hit[0]() is traj and hit[1] is problem and hit[3] == mark:
             return hit[2]
         path = cls(problem, traj)
         for k in [k for k, v in _PATHS.items() if v[0]() is None]:
             del _PATHS[k]
-        _PATHS[id(traj)] = (weakref.ref(traj), problem, path)
+        _PATHS[id(traj)] = (weakref.ref(traj), problem, path, mark)
         return path
 
     def __init__(self, problem, traj, *, screen: int = 7, refine: int = 4,

@@ -4,6 +4,7 @@
     python studies/errata/audit.py --out results/theory-audit          # 400 linear + 100 single-index
     python studies/errata/audit.py --quick --out /tmp/audit            # 24 + 6 (a smoke run)
     python studies/errata/audit.py --linear 600 --single-index 150 --out DIR
+    python studies/errata/audit.py --out DIR --merge DIR1 DIR2         # summarise parallel runs
 
 Linear problems (flowdeq.analysis.theory.findings.random_linear): d ∈ {1..4}, κ(Σ) up to 10³,
 θ₂(0) on both sides of 1, near (|1 − θ₂| ≥ 0.02) and far (≤ 3) from the singular hyperplane,
@@ -42,12 +43,23 @@ def main(argv=None):
     ap.add_argument("--single-index", type=int, default=100)
     ap.add_argument("--quick", action="store_true", help="24 linear + 6 single-index problems")
     ap.add_argument("--seed", type=int, default=14_000)
+    ap.add_argument("--merge", nargs="+", metavar="DIR",
+                    help="no runs: summarise the audit.json of earlier (e.g. parallel) runs")
     a = ap.parse_args(argv)
     n_lin, n_si = (24, 6) if a.quick else (a.linear, a.single_index)
     os.makedirs(a.out, exist_ok=True)
+    t0 = time.time()
+    if a.merge:
+        seen = {}
+        for d in a.merge:           # a problem run twice (overlapping seeds) counts once
+            for r in json.load(open(os.path.join(d, "audit.json"))):
+                seen.setdefault((r["kind"], r["seed"]), r)
+        results = list(seen.values())
+        with open(os.path.join(a.out, "audit.json"), "w") as fh:
+            json.dump(results, fh, indent=1, default=float)
+        return _summary(results, a.out, t0)
     jobs = [("linear", a.seed + k) for k in range(n_lin)] + \
            [("single-index", a.seed + 10_000 + k) for k in range(n_si)]
-    t0 = time.time()
     results = []
     for i, job in enumerate(jobs):
         results.append(_run(job))
@@ -57,6 +69,12 @@ def main(argv=None):
               f"({time.time() - t0:.0f} s)", flush=True)
         with open(os.path.join(a.out, "audit.json"), "w") as fh:   # progress survives a stop
             json.dump(results, fh, indent=1, default=float)
+    return _summary(results, a.out, t0)
+
+
+def _summary(results, out, t0):
+    n_lin = sum(r["kind"] == "linear" for r in results)
+    n_si = len(results) - n_lin
     counts = Counter((r["kind"], c[0], c[1], c[3]) for r in results for c in r["checks"])
     viol = [r for r in results if r["violated"]]
     errs = [r for r in results if "error" in r]
@@ -85,7 +103,7 @@ def main(argv=None):
     if errs:
         lines += ["", "## Errors", ""] + [f"- {r['kind']} seed {r['seed']}: {r['error']}"
                                           for r in errs]
-    with open(os.path.join(a.out, "summary.md"), "w") as fh:
+    with open(os.path.join(out, "summary.md"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
     print("\n".join(lines[:4]))
     return 1 if viol else 0
