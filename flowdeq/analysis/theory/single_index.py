@@ -330,7 +330,7 @@ def single_index_constants(problem, theta0, *, delta1=None, delta2=None, alpha=N
            "lambda1_corrected": l1c, "dist0": dist0,
            "radius_printed": min((1 + delta1) * nxi, delta2),
            "radius_corrected": min(delta1 * nxi, delta2), "theta_star": ts.tolist(),
-           "structural_zero": structural}
+           "structural_zero": structural, "n_inputs": int(problem.model.dim)}
     out["eta_max_printed"] = out["lambda1_printed"] / (2 * lam2)
     out["eta_max_corrected"] = l1c / (2 * lam2)
     if rate and 0 < dist0 < 1 / L:
@@ -373,6 +373,16 @@ def assumptions(problem, consts, *, start="config") -> list[Check]:
 
 
 # ==================================================================== Thm 3.8
+def _a3_on_ball(c) -> bool:
+    """E8's Assumption 3 on the invariant ball, decided without ρ: where A3 fails only
+    structurally (y constant at zero input weights: σ(0) = 0 or a bias, F4), the ball must
+    exclude those θ (radius < ‖ξ‖ of the input weights); otherwise A3 itself (ν > 0)."""
+    if c["structural_zero"]:
+        xi_in = np.asarray(c["theta_star"])[:-1]
+        return bool(c["ball_radius_rho"] < np.linalg.norm(xi_in[:c.get("n_inputs", xi_in.size)]))
+    return bool(c["nu_A3"] > 1e-14)
+
+
 def _si_hyp(c, form):
     h = _assumption_hyps(c)
     h["well_specified"] = bool(c["well_specified"])
@@ -380,8 +390,8 @@ def _si_hyp(c, form):
     if form == "printed":
         h["init_in_ball_(1+d1)|xi|,d2"] = c["dist0"] <= c["radius_printed"] * (1 + 1e-12)
     else:
-        h["A3_on_ball_rho_ball_pos_(E8)"] = bool(c["rho_ball"] > 1e-14)
         h.pop("A3_nonlinear")
+        h["A3_on_ball_(E8)"] = _a3_on_ball(c)
         h["init_in_ball_d1|xi|,d2_(E7)"] = c["dist0"] <= c["radius_corrected"] * (1 + 1e-12)
     return h
 
@@ -409,8 +419,6 @@ def thm38(problem, traj, consts: dict, *, start="config") -> list[Check]:
                                bound_rate=float(lam), start=start))
     for form, key, where in (("printed", "rho_Theta", "printed Θ"), ("corrected", "rho_ball", "ball")):
         hyp = _si_hyp(c, form)
-        if form == "corrected":
-            hyp.pop("A3_on_ball_rho_ball_pos_(E8)")
         rho = c[key]
         v, rr, met = decide(hyp, 0.0 if rho > 1e-14 else np.inf, band=0.0, n_points=1,
                             min_points=1, what=f"ρ over the {where} = {c[key + '_raw']:.3g}; 1/ρ")
