@@ -57,7 +57,7 @@ def main(argv=None):
         results = list(seen.values())
         with open(os.path.join(a.out, "audit.json"), "w") as fh:
             json.dump(results, fh, indent=1, default=float)
-        return _summary(results, a.out, t0)
+        return _summary(results, a.out, None)
     jobs = [("linear", a.seed + k) for k in range(n_lin)] + \
            [("single-index", a.seed + 10_000 + k) for k in range(n_si)]
     results = []
@@ -80,7 +80,7 @@ def _summary(results, out, t0):
     errs = [r for r in results if "error" in r]
     lines = [f"# Theory audit: {n_lin} linear + {n_si} single-index random problems", "",
              f"{len(viol)} problem(s) with a violated corrected form; {len(errs)} error(s); "
-             f"{time.time() - t0:.0f} s.", "", "| model | statement | form | verdict | count |",
+             + ("merged from earlier runs." if t0 is None else f"{time.time() - t0:.0f} s."), "", "| model | statement | form | verdict | count |",
              "|---|---|---|---|---|"]
     lines += [f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {v} |" for k, v in sorted(counts.items())]
     for kind in ("linear", "single-index"):

@@ -47,6 +47,9 @@ __all__ = ["linear_constants", "lemma37_constants", "lemma37_step_bound", "print
 CONSERVATION_TOL = 1e-7   # Thm 3.1: relative drift of w allowed to a flow solved at rtol ≤ 1e-10
 
 
+_split = LinearDEQ.split   # (θ₁, θ₂) of flat θ: the model's layout, not a position
+
+
 def _w(theta):
     t1, t2 = LinearDEQ.split(np.asarray(theta, float))
     return np.sum(t1 ** 2, axis=-1) + (t2 - 1.0) ** 2
@@ -94,16 +97,17 @@ def linear_constants(problem, theta0) -> dict:
     nx = float(np.linalg.norm(xi))
     return {"lambda_min": lmin, "lambda_max": lmax, "kappa": lmax / lmin, "w0": w0,
             "r0": float(np.sqrt(w0)), "R0_minus_Rstar": R0, "c0": float(c0),
-            "beta_lemma37": float(min(abs(1 - th[-1]), np.sqrt(w0) / (np.sqrt(2) * (c0 + nx + 1)))),
+            "beta_lemma37": float(min(abs(1 - _split(th)[1]), np.sqrt(w0) / (np.sqrt(2) * (c0 + nx + 1)))),
             "beta0_E10": float(np.sqrt(w0 / (1 + (c0 + nx) ** 2))), "xi": xi.tolist(),
-            "side": float(np.sign(1 - th[-1]))}
+            "side": float(np.sign(1 - _split(th)[1]))}
 
 
 def _grad_hess(S, xi, th):
     """∇R and ∇²R of R − R* = vᵀΣv at the rows of th (closed forms; E1 for the gradient)."""
     th = np.atleast_2d(th)
-    c = 1.0 - th[:, -1]
-    phi = th[:, :-1] / c[:, None]
+    t1, t2 = _split(th)
+    c = 1.0 - t2
+    phi = t1 / c[:, None]
     v = phi - xi
     Sv, Sp = v @ S, phi @ S
     g = (2.0 / c)[:, None] * np.concatenate([Sv, np.sum(phi * Sv, 1, keepdims=True)], 1)
@@ -160,7 +164,8 @@ def _set_points(d, side, R, lo, hi, pad, rng, xi):
 def _projector(side, R, lo, hi, pad):
     def proj(x):
         x = np.array(x, float)
-        t1, c = x[:-1], side * (1.0 - x[-1])
+        t1, t2 = _split(x)
+        c = side * (1.0 - t2)
         n = np.linalg.norm(t1)
         p1 = t1 * min(1.0, R / n) if n > 0 else t1
         pc = np.clip(c, lo, hi)
@@ -220,7 +225,7 @@ def lemma37_step_bound(problem, theta0, samples=None, seed: int = 0) -> dict:
 
 # ================================================================ flow statements
 def _hyp(c, th0):
-    return {"Sigma_pd": c["lambda_min"] > 0, "theta2_0_ne_1": bool(th0[-1] != 1.0)}
+    return {"Sigma_pd": c["lambda_min"] > 0, "theta2_0_ne_1": bool(_split(th0)[1] != 1.0)}
 
 
 def thm31(problem, traj, *, start="config") -> Check:
@@ -247,7 +252,7 @@ def lemma32(problem, traj, consts=None, *, start="config") -> list[Check]:
     th0 = path.theta[0]
     c = consts or linear_constants(problem, th0)
     hyp = _hyp(c, th0)
-    ext = path.sup(lambda t, th: -np.abs(1.0 - th[:, -1]), skip_start=False)
+    ext = path.sup(lambda t, th: -np.abs(1.0 - _split(th)[1]), skip_start=False)
     gap = -ext.value
     eps = float(path.traj.settings.get("singular_eps", 1e-6))
     reached = path.outcome in ("ill_posed", "nonfinite")
@@ -328,7 +333,7 @@ def thm34(problem, traj, *, start="config") -> list[Check]:
     c = linear_constants(problem, th0)
     S, xi = np.asarray(problem.sigma), np.asarray(problem.phi_star, float)
     lmin, r0sq, kappa = c["lambda_min"], c["w0"], c["kappa"]
-    beta = -path.sup(lambda t, th: -np.abs(1.0 - th[:, -1]), skip_start=False).value
+    beta = -path.sup(lambda t, th: -np.abs(1.0 - _split(th)[1]), skip_start=False).value
     hyp = _hyp(c, th0)
     t0 = float(path.t[0])
     v2 = lambda t, th: np.sum((_phi(th) - xi) ** 2, axis=-1)
@@ -358,8 +363,9 @@ def lemma37(problem, traj, consts=None, step_size=None, *, start="config") -> li
     beta, rad = c["beta"], 2 * np.sqrt(c["w0"])
 
     def outside(t, th):
-        m = np.abs(1.0 - th[:, -1])
-        return np.maximum.reduce([beta / m, m / rad, np.linalg.norm(th[:, :-1], axis=1) / rad])
+        t1, t2 = _split(th)
+        m = np.abs(1.0 - t2)
+        return np.maximum.reduce([beta / m, m / rad, np.linalg.norm(t1, axis=1) / rad])
 
     ext = path.sup(outside, skip_start=False)
     out = []
@@ -417,7 +423,7 @@ def thm36(problem, traj, step_size=None, consts=None, *, start="config") -> list
     vv = _phi(path.theta) - xi
     Rm = np.einsum("ni,ij,nj->n", vv, S, vv)
     lhs_p = (2 / (4 * w0)) * lmin * np.sum(vv ** 2, axis=1)
-    lhs_c = 4 * lmin * Rm / (1 - path.theta[:, -1]) ** 2
+    lhs_c = 4 * lmin * Rm / (1 - _split(path.theta)[1]) ** 2
     for form, rhs, err in (("printed", lhs_p, "E4"), ("corrected", lhs_c, "E4")):
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(gn2 > 0, rhs / gn2, np.where(rhs > 0, np.inf, 0.0))

@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import minimize
 
+from ...models.paper import SingleIndexDEQ
 from ..continuous import risk_and_grad_at
 from ..diagnostics import theta_star
 from ._common import GD_BAND, bound_check, flow_band, value_check
@@ -47,6 +48,8 @@ from .linear import as_descent_path, as_flow_path
 __all__ = ["single_index_constants", "rho_infimum", "decrease_rate", "assumptions", "thm38",
            "cor31", "remark31", "thm39", "strip_decrease", "nonlinearity_witness"]
 
+
+_split = SingleIndexDEQ.split   # (θ₁, θ₂) of flat θ: the model's layout, not a position
 
 # ================================================================ moments, grids
 @eqx.filter_jit
@@ -72,7 +75,7 @@ def _box_projector(R1, d2):
         n = np.linalg.norm(th[:-1])
         if n > R1:
             th[:-1] *= R1 / n
-        th[-1] = np.clip(th[-1], -d2, d2)
+        th[-1:] = np.clip(_split(th)[1], -d2, d2)
         return th
     return proj
 
@@ -457,7 +460,7 @@ def flowdeq_decrease(problem, traj, consts, *, start="config") -> list[Check]:
     ext = path.max_rise(_r(ts))
     r0 = float(np.sum((path.theta[0] - ts) ** 2))
     L = consts["L"]
-    in_strip = bool(np.max(np.abs(path.theta[:, -1])) * L < 1)
+    in_strip = bool(np.max(np.abs(_split(path.theta)[1])) * L < 1)
     hyp = {"sigma_monotone": consts["monotone"], "well_specified": consts["well_specified"],
            "flow_in_strip_L|theta2|<1": in_strip}
     return [value_check(None, theorem="F1", form="flowdeq",
@@ -631,11 +634,12 @@ def thm39(problem, traj, consts: dict, step_size: float | None = None, *,
     y = _chunked(lambda x: (_outputs(problem, x),), th)[0]           # (n, nodes)
     Xn = np.linalg.norm(np.asarray(problem.X), axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        b13 = (abs(s0) + L * np.linalg.norm(th[:, :-1], axis=1)[:, None] * Xn[None]) / (
-            1 - L * np.abs(th[:, -1:]))
+        t1, t2 = _split(th)
+        b13 = (abs(s0) + L * np.linalg.norm(t1, axis=1)[:, None] * Xn[None]) / (
+            1 - L * np.abs(t2[:, None]))
         r13 = np.where(b13 > 0, np.abs(y) / b13, np.where(np.abs(y) > 0, np.inf, 0.0))
     k = np.unravel_index(int(np.nanargmax(r13)), r13.shape)
-    hyp_strip = {"iterates_in_strip": bool(np.all(L * np.abs(th[:, -1]) < 1))}
+    hyp_strip = {"iterates_in_strip": bool(np.all(L * np.abs(_split(th)[1]) < 1))}
     v, rs, met = decide(hyp_strip, float(r13[k]), band=1e-12, n_points=r13.size, min_points=1,
                         what="max |y|/bound (13)")
     out.append(Check("Thm 3.9", "proof step", "(13) |y_θ(x)| ≤ (|σ(0)| + L‖θ₁‖‖x‖)/(1 − L|θ₂|)",
@@ -648,9 +652,9 @@ def thm39(problem, traj, consts: dict, step_size: float | None = None, *,
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(live, gn2 / (c["lambda2"] * rr), -np.inf)
     i = int(np.argmax(ratio))
-    hyp = {"iterates_in_printed_Theta": bool(np.all(np.linalg.norm(th[:, :-1], axis=1)
+    hyp = {"iterates_in_printed_Theta": bool(np.all(np.linalg.norm(_split(th)[0], axis=1)
                                                     <= (1 + c["delta1"]) * np.linalg.norm(ts[:-1]))
-                                             and np.all(np.abs(th[:, -1]) <= c["delta2"])),
+                                             and np.all(np.abs(_split(th)[1]) <= c["delta2"])),
            "lambda2_finite": bool(np.isfinite(c["lambda2"]))}
     v, rs, met = decide(hyp, float(ratio[i]) if live.any() else None, band=1e-10,
                         n_points=int(live.sum()), min_points=1, what="max ‖∇R‖²/(λ₂r)")
