@@ -583,7 +583,9 @@ CASES = [
         r"\[theory\] has unknown key 'delta'.*'delta1'"),
     cli("theory-init-missing", "theory", "theory", toml(SI, drop=("init",)),
         r"no \[init\] table, which `flowdeq theory` needs"),
-    cli("theory-t1-missing", "theory", "theory", toml(SI, drop=("flow",)), r"\[flow\] needs `t1`"),
+    # without [flow] t1 the flow statements are "not applicable" rows; without any run, an error
+    cli("theory-runs-missing", "theory", "theory", toml(SI, drop=("flow", "descent")),
+        r"needs \[flow\] t1 or \[descent\] step_size and steps"),
     # ---------------------------------------------------------------- tables and files
     cli("table-grid-unknown", "structure", "sweep",
         toml(SWEEP, set={"grid.n": "3"}), r"unknown table \[grid\]"),

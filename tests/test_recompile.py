@@ -105,6 +105,22 @@ def test_risk_and_grad_new_theta_do_not_recompile(sigmoid):
     assert len(seen) <= 1
 
 
+def test_checked_flow_new_values_do_not_recompile(linear):
+    # flowdeq theory's path: a flow with its step ends, R and ∇R at any number of points (one
+    # padded chunk shape), the re-integration's single-point ∇R
+    from flowdeq.analysis.continuous import FlowPath, risk_and_grad_at
+    tr = gradient_flow(linear, np.array([0.1, 0.2]), 1.0, save_steps=True, n_save=5,
+                       max_steps=2000)
+    FlowPath.of(linear, tr).sup(lambda t, th: -th[:, 0])
+    risk_and_grad_at(linear, np.full((7, 2), 0.1))
+    with count_compiles() as seen:
+        tr = gradient_flow(linear, np.array([0.3, -0.1]), 1.5, rtol=1e-7, atol=1e-9,
+                           save_steps=True, n_save=5, max_steps=2000)
+        FlowPath.of(linear, tr).sup(lambda t, th: th[:, 1])
+        risk_and_grad_at(linear, np.full((300, 2), 0.2))
+    assert len(seen) == 0, f"{len(seen)} recompilation(s) for new values"
+
+
 def test_new_step_count_is_seen(linear):
     # `steps` is a static scan length: changing it must compile, and the counter sees it
     gradient_descent(linear, np.array([0.1, 0.2]), 0.1, 11)

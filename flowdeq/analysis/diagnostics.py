@@ -17,6 +17,13 @@ pass/fail verdict):
 
 :func:`diagnose` runs all that apply and returns a :class:`Report` (``str()``/``markdown()``
 table, ``figure()`` of each quantity against time).
+
+**Along the whole flow.**  R non-increasing and the conserved sphere are also checked
+between the saved points when ``continuous`` is true — by default when the flow was run
+with ``save_steps=True``: every accepted step end, a Hermite screen between them and the
+worst steps re-integrated (:class:`flowdeq.analysis.continuous.FlowPath`; a flow without
+step ends is re-run for it, so ``continuous=True`` costs one more solve).  The saved points
+are always checked too, and the detail says which resolution the value rests on.
 """
 from __future__ import annotations
 
@@ -25,8 +32,10 @@ from dataclasses import dataclass, field
 import jax
 import numpy as np
 
-from ..models.paper import LinearDEQ
 from scipy.interpolate import CubicSpline
+
+from ..models.paper import LinearDEQ
+from .continuous import FlowPath, risk_and_grad_at
 
 __all__ = ["Check", "Report", "theta_star", "lyapunov_check", "conservation_check", "lasalle_check", "stationarity_check",
            "energy_residual", "predicted_limit", "printed_limit", "diagnose"]
@@ -81,7 +90,17 @@ def energy_residual(traj) -> np.ndarray:
     return res
 
 
-def lyapunov_check(traj, problem=None, tol: float = 1e-6, energy_tol: float = 1e-2) -> list[Check]:
+def _continuous(traj, problem, continuous):
+    """The FlowPath to check ``traj`` on, or None (saved points only)."""
+    if traj.kind != "flow" or problem is None:
+        return None
+    if continuous is None:
+        continuous = bool(traj.settings.get("save_steps"))
+    return FlowPath.of(problem, traj) if continuous else None
+
+
+def lyapunov_check(traj, problem=None, tol: float = 1e-6, energy_tol: float = 1e-2,
+                   continuous: bool | None = None) -> list[Check]:
     r"""R along the run is non-increasing (Lemma 3.2 / 3.5) and obeys its energy identity.
 
     Flow: max positive increment of R relative to R(0) − R_final (+ R(0)·1e-300), and the
@@ -94,10 +113,18 @@ def lyapunov_check(traj, problem=None, tol: float = 1e-6, energy_tol: float = 1e
     t, R, g = np.asarray(traj.t), np.asarray(traj.risk), np.asarray(traj.grad_norm)
     scale = max(float(R[0] - np.min(R)), float(abs(R[0])) * 1e-12, 1e-300)
     inc = np.diff(R)
-    mono = float(max(np.max(inc), 0.0)) / scale
+    rise = float(max(np.max(inc), 0.0))
+    where = f"{len(R)} saved points"
+    path = _continuous(traj, problem, continuous)
+    if path is not None:
+        ext = path.max_rise(lambda tt, th: risk_and_grad_at(problem, th)[0])
+        rise = max(rise, float(ext.value))
+        where = f"the saved points and the whole solution ({ext.resolution})"
+    elif traj.kind == "flow":
+        where += " only (continuous=True: the whole solution)"
+    mono = rise / scale
     out = [Check("R non-increasing", mono, tol, mono <= tol,
-                 f"max increase {float(max(np.max(inc), 0.0)):.2e} over {len(R)} points",
-                 {"t": t, "R": R})]
+                 f"max increase {rise:.2e} over {where}", {"t": t, "R": R})]
     if traj.kind == "flow":
         res = energy_residual(traj)
         v = float(np.nanmax(res)) if np.isfinite(res).any() else np.nan
@@ -121,9 +148,10 @@ def _w(theta):
     return np.sum(t1 ** 2, axis=-1) + (t2 - 1.0) ** 2
 
 
-def conservation_check(traj, problem, tol: float = 1e-7) -> Check:
-    r"""Thm 3.1 (flow): max_t |w(t) − w(0)|/w(0); identity (8) (GD):
-    max_s |w(s+1) − w(s) − η²‖∇R(θ_s)‖²| / w(s), with w = ‖θ₁‖² + (θ₂ − 1)²."""
+def conservation_check(traj, problem, tol: float = 1e-7, continuous: bool | None = None) -> Check:
+    r"""Thm 3.1 (flow): max_t |w(t) − w(0)|/w(0) (with ``continuous``, along the whole
+    solution); identity (8) (GD): max_s |w(s+1) − w(s) − η²‖∇R(θ_s)‖²| / w(s), with
+    w = ‖θ₁‖² + (θ₂ − 1)²."""
     traj = _single(traj)
     if problem.model.kind != "linear":
         raise ValueError("conservation_check needs a linear-DEQ problem (Thm 3.1 is for eq. 2).")
@@ -132,8 +160,14 @@ def conservation_check(traj, problem, tol: float = 1e-7) -> Check:
     if traj.kind == "flow":
         drift = np.abs(w - w[0]) / w[0]
         v = float(np.max(drift))
+        where = f"{len(w)} saved points only (continuous=True: the whole solution)"
+        path = _continuous(traj, problem, continuous)
+        if path is not None:
+            ext = path.sup(lambda tt, th: np.abs(_w(th) - w[0]) / w[0], skip_start=False)
+            v = max(v, float(ext.value))
+            where = f"the saved points and the whole solution ({ext.resolution})"
         return Check("w conserved (Thm 3.1)", v, tol, v <= tol,
-                     f"w(0) = {w[0]:.6g}; relative drift", {"t": t, "w drift": drift})
+                     f"w(0) = {w[0]:.6g}; relative drift over {where}", {"t": t, "w drift": drift})
     eta = _step_size(traj)
     g = np.asarray(traj.grad_norm)
     res = np.abs(w[1:] - w[:-1] - eta ** 2 * g[:-1] ** 2) / w[:-1]
@@ -172,10 +206,12 @@ def theta_star(problem) -> np.ndarray:
 
 
 def printed_limit(problem, theta0) -> np.ndarray:
-    r"""The limit as printed in Thm 3.3: a = sign(θ₂(0))·‖θ(0)‖/√(‖ξ‖² + 1) (wrong, errata E2)."""
+    r"""The limit as printed in Thm 3.3: a = sign(θ₂(0))·‖θ(0)‖/√(‖ξ‖² + 1) (wrong, errata E2),
+    with the paper's sign(x) = 1{x ≥ 0} − 1{x < 0} (Sec. 1.3): sign(0) = +1, not NumPy's 0."""
     th = np.asarray(theta0, float)
     xi = np.asarray(problem.phi_star, float)
-    a = np.sign(LinearDEQ.split(th)[1]) * np.linalg.norm(th) / np.sqrt(xi @ xi + 1)
+    sign = 1.0 if LinearDEQ.split(th)[1] >= 0 else -1.0
+    a = sign * np.linalg.norm(th) / np.sqrt(xi @ xi + 1)
     return np.concatenate([a * xi, [1 - a]])
 
 
@@ -243,12 +279,15 @@ class Report:
                  "detail": c.detail} for c in self.checks]
 
 
-def diagnose(traj, problem, *, tol: float = 1e-6, limit_tol: float = 1e-4) -> Report:
-    """Run every diagnostic that applies to ``traj`` (one run) and ``problem``."""
+def diagnose(traj, problem, *, tol: float = 1e-6, limit_tol: float = 1e-4,
+             continuous: bool | None = None) -> Report:
+    """Run every diagnostic that applies to ``traj`` (one run) and ``problem``; ``continuous``
+    as in :func:`lyapunov_check` (default: when the flow saved its step ends)."""
     traj = _single(traj)
-    checks = list(lyapunov_check(traj, problem, tol=tol))
+    checks = list(lyapunov_check(traj, problem, tol=tol, continuous=continuous))
     if problem.model.kind == "linear":
-        checks.append(conservation_check(traj, problem, tol=max(tol, 1e-7)))
+        checks.append(conservation_check(traj, problem, tol=max(tol, 1e-7),
+                                         continuous=continuous))
     if problem.model.kind is None:  # no theorem predicts the limit: LaSalle's stationarity only
         checks.append(stationarity_check(traj, problem, tol=limit_tol))
     else:

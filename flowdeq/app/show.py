@@ -158,8 +158,10 @@ def redraw(path, out=None) -> list[str]:
         with np.load(os.path.join(path, "theory_series.npz")) as z:
             series = {k: z[k] for k in z.files}
         entries = [BoundCheck(theorem=d["theorem"], form=d["form"], quantity=d["quantity"],
-                              hypotheses=d["hypotheses"], holds=d["holds"],
-                              max_ratio=d["max_ratio"], fitted_rate=d["fitted_rate"],
+                              hypotheses=d["hypotheses"], verdict=d["verdict"],
+                              reason=d.get("reason", ""), met=d["holds"], worst=d["max_ratio"],
+                              at=d.get("at"), resolution=d.get("resolution", ""),
+                              fitted_rate=d["fitted_rate"],
                               bound_rate=d["bound_rate"], constants=d["constants"],
                               errata=d.get("errata", ""), start=d.get("start", "config"),
                               theta0=d.get("theta0", []), note=d.get("note", ""),

@@ -150,7 +150,7 @@ def _cacheable_trace():
 
 @persistent_jit
 def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max_steps,
-           exact_saves, vector_field=GradientField(), meter=None):
+           exact_saves, save_steps=False, vector_field=GradientField(), meter=None):
     t0, t1 = ts[0], ts[-1]
 
     def field(t, y, args):
@@ -182,8 +182,8 @@ def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max
     def one(y0):
         sol = diffrax.diffeqsolve(
             diffrax.ODETerm(field), solver, t0, t1, None, y0,
-            saveat=diffrax.SaveAt(ts=ts, t1=True), stepsize_controller=controller,
-            event=event, max_steps=max_steps, throw=False,
+            saveat=diffrax.SaveAt(ts=ts, t1=True, steps=save_steps),
+            stepsize_controller=controller, event=event, max_steps=max_steps, throw=False,
             progress_meter=diffrax.NoProgressMeter() if meter is None else meter)
         fired = sol.event_mask
         ok = sol.result == diffrax.RESULTS.successful
@@ -298,6 +298,10 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
         accuracy instead of its dense-output interpolant's.  Default (None): on for solvers
         whose dense output is a cubic Hermite interpolant (the Kvaerno family), off for
         Tsit5/Dopri, whose interpolants match their order.
+    save_steps : also save every accepted step end (default False), in time order with the
+        save grid: a check along the whole solution (``flowdeq.analysis.theory``) then sees
+        every point the solver computed, not only the grid.  The buffer holds ``max_steps``
+        more entries per member (and R, ∇R at each), so keep it for single runs.
 
     Returns
     -------
@@ -317,7 +321,7 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
     theta = np.atleast_2d(theta)
     # every save holds θ, R, ‖∇R‖, t and a flag, on device (per chunk) and on host;
     # checked before the grid itself is built
-    n_ts = s.n_save if s.ts is None else np.size(s.ts) + 2
+    n_ts = (s.n_save if s.ts is None else np.size(s.ts) + 2) + (s.max_steps if s.save_steps else 0)
     check_size("n_save" if s.ts is None else "ts",
                2.0 * len(theta) * (n_ts + 1) * (theta.shape[1] + 4) * 8,
                f"{len(theta)} member(s) × {n_ts} saves")
@@ -333,7 +337,7 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
     wall = time.perf_counter()
     settings_ = (device(ts), device(s.rtol), device(s.atol), device(s.singular_eps),
                  device(s.converged_tol), device(s.divergence_cap), slv, s.max_steps,
-                 exact_saves, GradientField() if field is None else field,
+                 exact_saves, s.save_steps, GradientField() if field is None else field,
                  diffrax.TqdmProgressMeter(refresh_steps=10) if progress else None)
     with _cacheable_trace():
         out = _run_chunks(problem, theta, settings_, s.chunk_size)
@@ -354,7 +358,7 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
     settings = {"solver": sname, "rtol": s.rtol, "atol": s.atol, "singular_eps": s.singular_eps,
                 "converged_tol": s.converged_tol, "divergence_cap": s.divergence_cap,
                 "risk_tol": s.risk_tol, "t0": s.t0, "t1": s.t1, "max_steps": s.max_steps, "n_save": int(len(ts)),
-                "chunk_size": s.chunk_size, "exact_saves": exact_saves,
+                "chunk_size": s.chunk_size, "exact_saves": exact_saves, "save_steps": s.save_steps,
                 "problem": problem.describe(), "layout": problem.model.layout_record()}
     if field is not None:
         describe = getattr(field, "describe", None)

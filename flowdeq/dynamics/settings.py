@@ -43,6 +43,7 @@ class FlowSettings:
     max_steps: int = 100_000
     chunk_size: int = 1024
     exact_saves: bool | None = None
+    save_steps: bool = False
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)
@@ -72,6 +73,9 @@ class FlowSettings:
         if self.exact_saves is not None and not isinstance(self.exact_saves, (bool, np.bool_)):
             raise ValueError(f"exact_saves is {self.exact_saves!r}: give true, false or leave it "
                              "out (automatic).")
+        if not isinstance(self.save_steps, (bool, np.bool_)):
+            raise ValueError(f"save_steps is {self.save_steps!r}: give true or false.")
+        set_("save_steps", bool(self.save_steps))
 
     @classmethod
     def build(cls, base=None, **kw) -> "FlowSettings":

@@ -113,12 +113,16 @@ def _host_sigmoid(z):
 
 
 def _sigmoid_d(z):
-    s = jax.nn.sigmoid(z)
-    return s * (1.0 - s)
+    # e^{−|z|}/(1 + e^{−|z|})², not s(1 − s): 1 − s rounds to 0 beyond |z| ≈ 37, which made
+    # inf σ′ on a wide interval (the γ of Thm 3.8) exactly 0
+    e = jnp.exp(-jnp.abs(z))
+    return e / (1.0 + e) ** 2
 
 
 def _tanh_d(z):
-    return 1.0 - jnp.tanh(z) ** 2
+    # sech² z = 4e^{−2|z|}/(1 + e^{−2|z|})², not 1 − tanh² z (0 beyond |z| ≈ 19)
+    e = jnp.exp(-2.0 * jnp.abs(z))
+    return 4.0 * e / (1.0 + e) ** 2
 
 
 def _relu(z):

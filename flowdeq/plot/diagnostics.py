@@ -34,33 +34,55 @@ def report_figure(report):
     return fig, axes
 
 
+_VERDICT_COLOR = {"holds": "#009E73", "violated": "#D55E00", "inconclusive": "#E69F00",
+                  "hypothesis fails": "#999999", "not applicable": "#CCCCCC"}
+
+
 def theory_figure(entries, title: str = ""):
-    """Observed quantity vs bound on a log axis, one panel per (theorem, quantity, start);
-    printed bounds dashed, corrected dotted.  Returns (fig, axes)."""
+    """Observed quantity vs each bound on a log axis, one panel per (statement, start,
+    run, observed quantity): printed bounds dashed, corrected dotted, flowdeq's dash-dot;
+    the worst point of each bound is marked; the last panel counts the verdicts.  Returns
+    (fig, axes)."""
     groups = {}
     for e in entries:
-        if e.bound is None:
+        if e.bound is None or e.observed is None or e.t is None:
             continue
-        groups.setdefault((e.theorem, e.quantity, e.start), []).append(e)
-    n = max(len(groups), 1)
+        key = (e.theorem, e.start, e.kind, hash(np.asarray(e.observed, float).tobytes()))
+        groups.setdefault(key, []).append(e)
+    n = len(groups) + 1
     cols = min(3, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
-    style = {"printed": ("#D55E00", "--"), "corrected": ("#009E73", ":")}
-    for ax, ((thm, qn, st), es) in zip(axes.flat, groups.items()):
+    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.7 * rows), squeeze=False)
+    style = {"printed": "--", "corrected": ":", "flowdeq": "-."}
+    for ax, ((thm, st, kind, _), es) in zip(axes.flat, groups.items()):
         e0 = es[0]
-        m = e0.observed > 0
-        ax.semilogy(e0.t[m], e0.observed[m], color="#0072B2", lw=2, label=f"observed {qn}")
+        t, obs = np.asarray(e0.t, float), np.asarray(e0.observed, float)
+        m = obs > 0
+        ax.semilogy(t[m], obs[m], color="#0072B2", lw=2, label="observed")
         for e in es:
-            col, ls = style[e.form]
-            mb = e.bound > 0
-            ax.semilogy(e.t[mb], e.bound[mb], color=col, ls=ls, lw=1.8,
-                        label=f"{e.form} bound ({'holds' if e.holds else 'VIOLATED'})")
-        ax.set_xlabel("time t" if e0.kind == "flow" else "step s")
-        ax.set_ylabel(qn)
-        ax.set_title(f"Thm {thm} ({e0.kind}, {st} start)", fontsize=10)
-        ax.legend(fontsize=8)
-    for ax in list(axes.flat)[len(groups):]:
+            b = np.asarray(e.bound, float)
+            mb = b > 0
+            col = _VERDICT_COLOR.get(e.verdict, "k")
+            ax.semilogy(t[mb], b[mb], color=col, ls=style.get(e.form, "-"), lw=1.6,
+                        label=f"{e.form}: {e.verdict}"
+                              + ("" if e.worst is None else f" (worst {e.worst:.3g})"))
+            if e.at is not None and e.worst is not None and np.isfinite(e.worst):
+                j = int(np.argmin(np.abs(t - e.at)))
+                if obs[j] > 0:
+                    ax.plot([e.at], [obs[j]], "o", color=col, ms=5)
+        ax.set_xlabel("time t" if kind == "flow" else "GD step s")
+        ax.set_ylabel(e0.quantity.split("≤")[0].strip() or "quantity")
+        ax.set_title(f"{thm} ({kind}, {st} start)", fontsize=9)
+        ax.legend(fontsize=7)
+    ax = list(axes.flat)[len(groups)]
+    counts = {}
+    for e in entries:
+        counts[e.verdict] = counts.get(e.verdict, 0) + 1
+    names = list(counts)
+    ax.barh(names, [counts[k] for k in names], color=[_VERDICT_COLOR.get(k, "k") for k in names])
+    ax.set_xlabel("number of checked statements")
+    ax.set_title("verdicts", fontsize=9)
+    for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     if title:
         fig.suptitle(title, fontsize=10)
