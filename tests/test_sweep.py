@@ -111,3 +111,17 @@ def test_ill_posed_starts_are_labelled_not_run(problem):
                   progress=False)
     assert r["outcome"][0] == "ill_posed_start"
     assert r["outcome"][1] != "ill_posed_start"
+
+
+def test_a_chunk_of_only_ill_posed_starts_is_labelled_not_an_error(problem):
+    # with chunk_size 2 the first chunk holds only starts on θ₂ = 1 (and a NaN): those
+    # members are labelled, the other chunk runs, and its members agree with a lone run
+    st = np.array([[0.3, 1.0], [np.nan, 0.5], [0.3, 0.5], [-0.2, 0.1]])
+    for kind, kw in (("descent", dict(step_sizes=[0.1], settings={"steps": 5})),
+                     ("flow", dict(settings={"t1": 0.5, "n_save": 3}))):
+        r = run_sweep(problem, st, None, kind=kind, chunk_size=2, progress=False, **kw)
+        assert list(r["outcome"][:2]) == ["ill_posed_start"] * 2, kind
+        assert np.all(np.isnan(r["theta_final"][:2])), kind
+        lone = run_sweep(problem, st[2:], None, kind=kind, chunk_size=2, progress=False, **kw)
+        np.testing.assert_array_equal(np.asarray(r["theta_final"][2:]),
+                                      np.asarray(lone["theta_final"]), err_msg=kind)

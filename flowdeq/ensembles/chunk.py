@@ -24,6 +24,24 @@ FLOW_KEYS = {f.name for f in dataclasses.fields(FlowSettings)} - {"chunk_size", 
 DESCENT_KEYS = {f.name for f in dataclasses.fields(DescentSettings)} - {"step_size"}
 
 
+def _filler(problem: Problem, st, ok, eps) -> np.ndarray:
+    """A well-posed start to run in place of the skipped members: the chunk's first good
+    start, else the model's chart origin, else θ = 0 (a chunk whose every start is
+    ill-posed still returns one ``ill_posed_start`` row per member, like any other chunk)."""
+    good = np.flatnonzero(ok)
+    if good.size:
+        return st[good[0]]
+    try:
+        origin = np.asarray(problem.model.default_chart(problem.target)[0], float)
+    except ValueError:  # a one-parameter model has no chart
+        origin = np.zeros(st.shape[1])
+    for cand in (origin, np.zeros(st.shape[1])):
+        if cand.shape == st.shape[1:] and margin_np(problem, cand[None])[0] > 10 * max(eps, 1e-12):
+            return cand
+    raise ValueError("every start of this chunk is ill-posed or non-finite and the model's "
+                     "chart origin is too: give starts with margin > singular_eps.")
+
+
 def run_chunk(problem: Problem, kind: str, starts, step_sizes=None, settings=None,
               save_paths: bool = False) -> dict:
     """Run one chunk (an independent task) and return per-member arrays (see module doc).
@@ -34,14 +52,8 @@ def run_chunk(problem: Problem, kind: str, starts, step_sizes=None, settings=Non
     s = dict(settings or {})
     eps = float(s.get("singular_eps", FlowSettings.singular_eps))
     ok = np.all(np.isfinite(st), axis=1) & (margin_np(problem, st) > 10 * max(eps, 1e-12))
-    # runs stand in for the skipped members from a well-posed start: the first good one
-    # (or, if none, the chart origin of the model), and are discarded below
-    good = np.flatnonzero(ok)
-    filler = st[good[0]] if good.size else None
-    if filler is None:
-        raise ValueError("every start of this chunk is ill-posed or non-finite: give starts with "
-                         "margin > singular_eps.")
-    safe = np.where(ok[:, None], st, filler)
+    # runs stand in for the skipped members from a well-posed start, and are discarded below
+    safe = np.where(ok[:, None], st, _filler(problem, st, ok, eps))
     c = len(st)
     if kind == "flow":
         # import cost: diffrax (~0.3 s) only for flow sweeps; a GD sweep never loads it
