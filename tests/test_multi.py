@@ -254,3 +254,18 @@ def test_targets_and_output_counts(teacher3):
     o, u, v, _ = problem.model.default_chart(teacher3)
     np.testing.assert_allclose(o + np.linalg.norm(teacher3.params["U"]) * u + v,
                                np.asarray(teacher3.theta), atol=1e-15)
+
+
+def test_flow_chunks_are_sized_by_the_per_sample_arrays():
+    # a 1000-start m = 8 flow on 1000 samples held 16 GB in one chunk of 1024 members: the chunk
+    # is lowered until members × samples × m² ≤ 2²⁴ elements; a paper model keeps chunk_size
+    from flowdeq.dynamics.flow import MEMBER_ELEMENTS_PER_CHUNK, chunk_members
+    data = fd.Gaussian(np.zeros(2), np.eye(2)).monte_carlo(1000, 0)
+    model = fd.MultiNeuronDEQ("tanh", 2, 8)
+    wide = fd.Problem(model, fd.TeacherTarget(model, model.random_theta(1, 0.5)), data)
+    c = chunk_members(wide, 1024)
+    assert c == MEMBER_ELEMENTS_PER_CHUNK // (1000 * 64) == 262
+    assert c * 1000 * 64 <= MEMBER_ELEMENTS_PER_CHUNK < (c + 1) * 1000 * 64
+    assert chunk_members(wide, 100) == 100              # never above the caller's chunk_size
+    paper = fd.Problem(fd.SingleIndexDEQ("sigmoid", 2), fd.SingleIndexTarget([1.0, 2.0]), data)
+    assert chunk_members(paper, 1024) == 1024

@@ -224,6 +224,19 @@ def _solve(problem: Problem, theta0, ts, rtol, atol, eps, gtol, cap, solver, max
     return jax.vmap(one)(theta0)
 
 
+# elements of the largest per-member array a solve holds (n samples × m × m for a width-m DEQ's
+# Jacobians) times the members of one chunk: 2**24 float64 = 128 MB per such array.  A 1000-start
+# m = 8 flow on 1000 samples held 16 GB in one chunk of 1024 (docs/performance.md, entry 23).
+MEMBER_ELEMENTS_PER_CHUNK = 2 ** 24
+
+
+def chunk_members(problem: Problem, chunk_size: int) -> int:
+    """The members one chunk runs: ``chunk_size``, lowered so that a chunk's per-sample
+    Jacobian arrays (members × n samples × m²) stay within ``MEMBER_ELEMENTS_PER_CHUNK``."""
+    per_member = problem.arrays.X.shape[0] * problem.model.width ** 2
+    return int(max(1, min(chunk_size, MEMBER_ELEMENTS_PER_CHUNK // per_member)))
+
+
 def _run_chunks(problem, theta, settings, chunk_size):
     """``_solve`` over the batch, in margin-ordered chunks when it exceeds chunk_size.
 
@@ -283,7 +296,8 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
     ts : explicit increasing save times within [t0, t1].
     max_steps : solver step budget (outcome ``failed`` when exhausted).
     chunk_size : a batch larger than this runs as consecutive chunks of this many members
-        (one compiled shape; the last chunk padded), after ordering the members by their
+        (fewer where a chunk's per-sample arrays would pass 2²⁴ elements, see
+        :func:`chunk_members`; one compiled shape; the last chunk padded), after ordering the members by their
         margin: under ``vmap`` a batch takes as many steps as its slowest member, and starts
         near ill-posedness are the slow ones (docs/performance.md, "chunking").  Results
         come back in the caller's order.  The chunking (and a batch against a single run)
@@ -340,7 +354,7 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
                  exact_saves, s.save_steps, GradientField() if field is None else field,
                  diffrax.TqdmProgressMeter(refresh_steps=10) if progress else None)
     with _cacheable_trace():
-        out = _run_chunks(problem, theta, settings_, s.chunk_size)
+        out = _run_chunks(problem, theta, settings_, chunk_members(problem, s.chunk_size))
     wall = time.perf_counter() - wall
     t, th, risk, gnorm, valid, code, maxed, (nst, nacc, nrej), kind = out
 
@@ -358,7 +372,8 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
     settings = {"solver": sname, "rtol": s.rtol, "atol": s.atol, "singular_eps": s.singular_eps,
                 "converged_tol": s.converged_tol, "divergence_cap": s.divergence_cap,
                 "risk_tol": s.risk_tol, "t0": s.t0, "t1": s.t1, "max_steps": s.max_steps, "n_save": int(len(ts)),
-                "chunk_size": s.chunk_size, "exact_saves": exact_saves, "save_steps": s.save_steps,
+                "chunk_size": s.chunk_size, "chunk_members": chunk_members(problem, s.chunk_size),
+                "exact_saves": exact_saves, "save_steps": s.save_steps,
                 "problem": problem.describe(), "layout": problem.model.layout_record()}
     if field is not None:
         describe = getattr(field, "describe", None)
