@@ -100,7 +100,24 @@ def _hermite(t, th, f, s):
 _PATHS: dict = {}   # id(traj) → (weakref, problem, FlowPath, content hash): one re-run per run
 
 
-class FlowPath:
+class _Path:
+    """What a flow and a GD path share: the last time/step and why a run is incomplete."""
+
+    t: np.ndarray
+    outcome: str
+    complete: bool
+
+    @property
+    def t_end(self) -> float:
+        return float(self.t[-1])
+
+    @property
+    def incomplete(self) -> str:
+        """Why the run is not a complete check of a statement about all t ≥ 0 ('' if it is)."""
+        return "" if self.complete else self._stopped_at()
+
+
+class FlowPath(_Path):
     """A gradient-flow solution for continuous checks (see the module docstring).
 
     ``traj`` is one flow; without step ends (``settings["save_steps"]``) it is re-run from
@@ -142,15 +159,7 @@ class FlowPath:
         self._screen = None
 
     # ------------------------------------------------------------------ basics
-    @property
-    def t_end(self) -> float:
-        return float(self.t[-1])
-
-    @property
-    def incomplete(self) -> str:
-        """Why the run is not a complete check of a statement about all t ≥ 0 ('' if it is)."""
-        if self.complete:
-            return ""
+    def _stopped_at(self) -> str:
         return f"the flow stopped early ({self.outcome} at t = {self.t_end:.4g})"
 
     def rtol(self) -> float:
@@ -326,7 +335,7 @@ def rerun_with_steps(problem, traj):
                          "gradient_flow(..., save_steps=True) and pass that trajectory.") from None
 
 
-class DescentPath:
+class DescentPath(_Path):
     """A GD run: every iterate θ_s is checked (the solution has no points in between)."""
 
     def __init__(self, problem, traj, step_size=None):
@@ -346,14 +355,7 @@ class DescentPath:
         self.complete = self.outcome in ("converged", "max_steps")
         self._grad = None
 
-    @property
-    def t_end(self) -> float:
-        return float(self.t[-1])
-
-    @property
-    def incomplete(self) -> str:
-        if self.complete:
-            return ""
+    def _stopped_at(self) -> str:
         return f"GD stopped early ({self.outcome} at step {int(self.t_end)})"
 
     @property
