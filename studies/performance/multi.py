@@ -81,8 +81,9 @@ class ScipyRoot:
         return float(self.w @ e ** 2), np.concatenate([grads[k].ravel() for k in sorted(grads)])
 
 
-def scipy_gd(P, theta0, steps):
-    ref, th = ScipyRoot(P), np.array(theta0, float)
+def reference_gd(ref, theta0, steps):
+    """GD with a reference's gradient (``ScipyRoot`` or ``TorchDEQ``), warm-started."""
+    th = np.array(theta0, float)
     path = [th.copy()]
     for _ in range(steps):
         th = th - ETA * ref.risk_and_grad(th, warm=True)[1]
@@ -136,15 +137,6 @@ class TorchDEQ:
         return risk.item(), np.concatenate([p[k].grad.numpy().ravel() for k in sorted(p)])
 
 
-def torch_gd(P, theta0, steps):
-    ref, th = TorchDEQ(P), np.array(theta0, float)
-    path = [th.copy()]
-    for _ in range(steps):
-        th = th - ETA * ref.risk_and_grad(th, warm=True)[1]
-        path.append(th.copy())
-    return np.array(path)
-
-
 # ----------------------------------------------------------------------------- rows
 def _timed(fn):
     t = time.perf_counter()
@@ -164,7 +156,7 @@ def bench_multi(quick, rows, notes, verdict, median_time):
     warm, _ = median_time(lambda: gradient_descent(P, th0, ETA, steps), q["repeats"])
     traj = gradient_descent(P, th0, ETA, steps)
     pre = min(q["prefix"], steps)
-    t_a, path_a = _timed(lambda: scipy_gd(P, th0, pre))
+    t_a, path_a = _timed(lambda: reference_gd(ScipyRoot(P), th0, pre))
     base_a = t_a * steps / pre
     err_a = float(np.max(np.abs(traj.theta[: pre + 1] - path_a)))
     rows.append((f"{label}: GD {steps} steps vs scipy.optimize.root per sample", warm, base_a,
@@ -176,7 +168,7 @@ def bench_multi(quick, rows, notes, verdict, median_time):
             f"{t_a:.2f} s, scaled ×{steps / pre:g}")
     if TorchDEQ.available():
         tp = min(q["torch_prefix"], steps)
-        t_b, path_b = _timed(lambda: torch_gd(P, th0, tp))
+        t_b, path_b = _timed(lambda: reference_gd(TorchDEQ(P), th0, tp))
         base_b = t_b * steps / tp
         err_b = float(np.max(np.abs(traj.theta[: tp + 1] - path_b)))
         rows.append((f"{label}: GD {steps} steps vs torchdeq (IFT, fixed point to 1e-10)", warm,

@@ -325,6 +325,11 @@ def run(out, quick=False):
     return summ
 
 
+# the outcome columns of the GD cells: η = 0.1, then the large η
+_GD_SMALL = ("converged", "ill_posed", "crossed")
+_GD_LARGE = ("converged", "ill_posed", "crossed", "diverged")
+
+
 def _pct(counts, key):
     tot = sum(counts.values())
     return 100.0 * counts.get(key, 0) / max(tot, 1)
@@ -349,22 +354,18 @@ def _summary_md(s, quick):
           "|---|---|---|---|---|---|---|---|---|---|"]
     for r in s["runs"]:
         g = [v for k, v in r["gd"].items() if isinstance(v, dict)]
+        gd_cells = (" | ".join("/".join(f"{_pct(c['counts'], k):.0f}" for k in keys)
+                               for c, keys in zip(g, (_GD_SMALL, _GD_LARGE))) + " |")
         if "flow" not in r:
             L.append(f"| {r['model']} | {r['m']} | {r['data']} | — | — | — | — | — (GD only) | "
-                     f"{_pct(g[0]['counts'], 'converged'):.0f}/{_pct(g[0]['counts'], 'ill_posed'):.0f}/"
-                     f"{_pct(g[0]['counts'], 'crossed'):.0f} | "
-                     f"{_pct(g[1]['counts'], 'converged'):.0f}/{_pct(g[1]['counts'], 'ill_posed'):.0f}/"
-                     f"{_pct(g[1]['counts'], 'crossed'):.0f}/{_pct(g[1]['counts'], 'diverged'):.0f} |")
+                     + gd_cells)
             continue
         f = r["flow"]
         L.append(f"| {r['model']} | {r['m']} | {r['data']} | {_pct(f['counts'], 'converged'):.0f} | "
                  f"{_pct(f['counts'], 'ill_posed'):.0f} {f['ill_posed_kinds'] or ''} | "
                  f"{fmt(f['closest_approach_median'], '.2f')}; {fmt(f['closest_approach_min'], '.2f')} | "
                  f"{fmt(f['risk_gap_median'], '.1e')} | {fmt(f['C_drift_median'], '.1e')} | "
-                 f"{_pct(g[0]['counts'], 'converged'):.0f}/{_pct(g[0]['counts'], 'ill_posed'):.0f}/"
-                 f"{_pct(g[0]['counts'], 'crossed'):.0f} | "
-                 f"{_pct(g[1]['counts'], 'converged'):.0f}/{_pct(g[1]['counts'], 'ill_posed'):.0f}/"
-                 f"{_pct(g[1]['counts'], 'crossed'):.0f}/{_pct(g[1]['counts'], 'diverged'):.0f} |")
+                 + gd_cells)
     L += ["", "## Rates and limits", "",
           "| model | m | data | fitted rate of R − R* (median [min, max]) | fitted / 2λ⁺ at each limit (linear: median [min, max]) | "
           "σ_min bound holds (min ratio) | distance to minimisers (median) | shared-C₀ limits: level-set residual, spread |",
