@@ -353,8 +353,9 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
                  device(s.converged_tol), device(s.divergence_cap), slv, s.max_steps,
                  exact_saves, s.save_steps, GradientField() if field is None else field,
                  diffrax.TqdmProgressMeter(refresh_steps=10) if progress else None)
+    members = chunk_members(problem, s.chunk_size)
     with _cacheable_trace():
-        out = _run_chunks(problem, theta, settings_, chunk_members(problem, s.chunk_size))
+        out = _run_chunks(problem, theta, settings_, members)
     wall = time.perf_counter() - wall
     t, th, risk, gnorm, valid, code, maxed, (nst, nacc, nrej), kind = out
 
@@ -372,7 +373,7 @@ def gradient_flow(problem: Problem, theta0, t1=None, *, settings: FlowSettings |
     settings = {"solver": sname, "rtol": s.rtol, "atol": s.atol, "singular_eps": s.singular_eps,
                 "converged_tol": s.converged_tol, "divergence_cap": s.divergence_cap,
                 "risk_tol": s.risk_tol, "t0": s.t0, "t1": s.t1, "max_steps": s.max_steps, "n_save": int(len(ts)),
-                "chunk_size": s.chunk_size, "chunk_members": chunk_members(problem, s.chunk_size),
+                "chunk_size": s.chunk_size, "chunk_members": members,
                 "exact_saves": exact_saves, "save_steps": s.save_steps,
                 "problem": problem.describe(), "layout": problem.model.layout_record()}
     if field is not None:
